@@ -1,0 +1,11 @@
+module github.com/courierhttp/courier
+
+go 1.25.0
+
+require (
+	github.com/mccutchen/go-httpbin/v2 v2.25.0
+	go.uber.org/goleak v1.3.0
+	golang.org/x/net v0.58.0
+)
+
+require golang.org/x/text v0.41.0 // indirect

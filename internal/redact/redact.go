@@ -1,0 +1,242 @@
+// Package redact removes secrets from what courier shows to people: URLs in
+// error messages and logs, header values, and excerpts of bodies.
+//
+// It is the one place that decides what counts as a secret, so errors, logs,
+// the CLI and the test kit all hide the same things.
+package redact
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Mask replaces a secret value.
+const Mask = "REDACTED"
+
+// sensitiveHeaders are always treated as secrets (canonical form).
+var sensitiveHeaders = map[string]bool{
+	"Authorization":        true,
+	"Proxy-Authorization":  true,
+	"Cookie":               true,
+	"Set-Cookie":           true,
+	"X-Api-Key":            true,
+	"X-Auth-Token":         true,
+	"X-Csrf-Token":         true,
+	"X-Xsrf-Token":         true,
+	"X-Amz-Security-Token": true,
+}
+
+// IsSensitiveHeader reports whether the header name always carries a secret.
+func IsSensitiveHeader(name string) bool {
+	return sensitiveHeaders[http.CanonicalHeaderKey(name)]
+}
+
+// secretWords are the query keys (and JSON field names) whose values are
+// secrets. A key matches when, lower-cased and with '-' read as '_', it equals
+// one of them or ends with "_" followed by one of them (client_secret,
+// x_api_key).
+var secretWords = []string{
+	"token", "access_token", "refresh_token", "id_token", "api_key", "apikey",
+	"key", "sig", "signature", "password", "passwd", "pass", "secret",
+	"client_secret", "auth", "credential", "credentials", "session", "sessionid",
+	"code",
+}
+
+// IsSecretKey reports whether a query parameter or field named key carries a
+// secret.
+func IsSecretKey(key string) bool {
+	k := strings.ToLower(strings.ReplaceAll(key, "-", "_"))
+	for _, w := range secretWords {
+		if k == w || strings.HasSuffix(k, "_"+w) {
+			return true
+		}
+	}
+	return false
+}
+
+// URL returns u as a string with its password and the values of secret query
+// parameters replaced by [Mask]. The user name is kept, since it identifies
+// without authenticating. A nil URL gives "".
+func URL(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	if u.User == nil && u.RawQuery == "" {
+		return u.String()
+	}
+	v := *u
+	if _, has := v.User.Password(); has {
+		v.User = url.UserPassword(v.User.Username(), Mask)
+	}
+	v.RawQuery = Query(v.RawQuery)
+	return v.String()
+}
+
+// String parses raw as a URL and redacts it as [URL] does. Text that does not
+// parse is returned whole only when it cannot hold a secret the parser would
+// have found; otherwise a placeholder is returned.
+func String(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if strings.ContainsAny(raw, "@?") {
+			return "<unparsable URL>"
+		}
+		return raw
+	}
+	return URL(u)
+}
+
+// Query redacts the values of secret keys in a raw query string, keeping the
+// order and encoding of everything else.
+func Query(raw string) string {
+	if raw == "" {
+		return raw
+	}
+	var b strings.Builder
+	changed := false
+	for i, part := range strings.Split(raw, "&") {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		k, _, hasValue := strings.Cut(part, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil {
+			key = k
+		}
+		if hasValue && IsSecretKey(key) {
+			b.WriteString(k)
+			b.WriteString("=" + Mask)
+			changed = true
+			continue
+		}
+		b.WriteString(part)
+	}
+	if !changed {
+		return raw
+	}
+	return b.String()
+}
+
+// Header returns a copy of h in which the values of sensitive headers, and of
+// the extra names given, are replaced by [Mask]. Every value of a repeated
+// header is replaced.
+func Header(h http.Header, extra ...string) http.Header {
+	out := make(http.Header, len(h))
+	for k, vs := range h {
+		if IsSensitiveHeader(k) || contains(extra, k) {
+			masked := make([]string, len(vs))
+			for i := range masked {
+				masked[i] = Mask
+			}
+			out[k] = masked
+			continue
+		}
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+func contains(names []string, k string) bool {
+	for _, n := range names {
+		if strings.EqualFold(n, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// Excerpt returns at most n bytes of body as text for an error message, with
+// the values of secret JSON fields and form fields masked and control
+// characters replaced, so that a bad response can be quoted without echoing a
+// token. An ellipsis marks a cut.
+func Excerpt(body []byte, n int) string {
+	cut := len(body) > n
+	if cut {
+		body = body[:n]
+	}
+	s := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(string(body), "?"))
+	s = maskJSONSecrets(s)
+	if strings.Contains(s, "=") && !strings.ContainsAny(s, "{[\" ") {
+		s = Query(s)
+	}
+	if cut {
+		s += "…"
+	}
+	return s
+}
+
+// maskJSONSecrets masks string values of secret fields in JSON-looking text:
+// "access_token": "abc" becomes "access_token": "REDACTED". It is a scanner,
+// not a parser, so that it also works on truncated or invalid JSON.
+func maskJSONSecrets(s string) string {
+	if !strings.Contains(s, "\"") {
+		return s
+	}
+	var b strings.Builder
+	i := 0
+	for i < len(s) {
+		if s[i] != '"' {
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
+		end := closingQuote(s, i+1)
+		if end < 0 {
+			b.WriteString(s[i:])
+			break
+		}
+		key := s[i+1 : end]
+		b.WriteString(s[i : end+1])
+		i = end + 1
+		j := i
+		for j < len(s) && s[j] == ' ' {
+			j++
+		}
+		if j >= len(s) || s[j] != ':' || !IsSecretKey(key) {
+			continue
+		}
+		j++
+		for j < len(s) && s[j] == ' ' {
+			j++
+		}
+		b.WriteString(s[i:j])
+		i = j
+		if i < len(s) && s[i] == '"' {
+			vend := closingQuote(s, i+1)
+			b.WriteString("\"" + Mask + "\"")
+			if vend < 0 {
+				return b.String()
+			}
+			i = vend + 1
+		} else {
+			// A bare value (number, literal): mask up to the next delimiter.
+			k := i
+			for k < len(s) && !strings.ContainsRune(",}] ", rune(s[k])) {
+				k++
+			}
+			if k > i {
+				b.WriteString(Mask)
+			}
+			i = k
+		}
+	}
+	return b.String()
+}
+
+func closingQuote(s string, from int) int {
+	for i := from; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,569 @@
+package courier
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// An Option configures a [Session]. [New] applies options in order; for a
+// setting with one value the last option wins, and options that add (Header,
+// Query, WithMiddleware) accumulate. Only courier defines options.
+type Option interface {
+	applySession(*config) error
+}
+
+// A RequestOption configures one request made through [Session.Do] and the
+// methods named after HTTP methods.
+type RequestOption interface {
+	applyRequest(*requestConfig) error
+}
+
+// A SharedOption works both as an [Option] (a session default) and as a
+// [RequestOption] (for one request).
+type SharedOption interface {
+	Option
+	RequestOption
+}
+
+// NoTimeout disables a timeout where it is given: a session built with it
+// can wait forever, which courier never does unless asked.
+const NoTimeout time.Duration = -1
+
+// Defaults used where a setting is left at zero.
+const (
+	DefaultDialTimeout           = 10 * time.Second
+	DefaultTLSHandshakeTimeout   = 10 * time.Second
+	DefaultResponseHeaderTimeout = 30 * time.Second
+	DefaultRequestTimeout        = 30 * time.Second
+	DefaultBodyIdleTimeout       = 30 * time.Second
+	DefaultIdleConnTimeout       = 90 * time.Second
+	DefaultMaxBodySize           = 10 << 20
+	DefaultMaxRedirects          = 10
+	DefaultMaxIdleConnsPerHost   = 256
+	DefaultMaxIdleConns          = 1024
+	// DefaultMaxResponseHeaderBytes caps the size of response headers.
+	DefaultMaxResponseHeaderBytes = 1 << 20
+)
+
+// Timeouts are the session's time limits. A zero field means the default
+// given beside it; [NoTimeout] disables one. Every other value must be
+// positive.
+type Timeouts struct {
+	// Dial bounds making a TCP connection, DNS included (default 10s).
+	Dial time.Duration
+	// TLSHandshake bounds the TLS handshake (default 10s).
+	TLSHandshake time.Duration
+	// ResponseHeader bounds the wait for the response's headers after the
+	// request has been written (default 30s).
+	ResponseHeader time.Duration
+	// Request bounds a whole request: connecting, sending, every redirect,
+	// and reading a buffered body (default 30s). The caller's context can
+	// only shorten it. A streamed body (see [Stream], and every response
+	// through [Session.Client]) is bounded by BodyIdle instead once the
+	// headers have arrived, so a long download is not cut while a stalled
+	// one still fails.
+	Request time.Duration
+	// BodyIdle bounds the wait for each read of a streamed body to make
+	// progress (default 30s).
+	BodyIdle time.Duration
+}
+
+func (t Timeouts) withDefaults() (Timeouts, error) {
+	fields := []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"Dial", &t.Dial, DefaultDialTimeout},
+		{"TLSHandshake", &t.TLSHandshake, DefaultTLSHandshakeTimeout},
+		{"ResponseHeader", &t.ResponseHeader, DefaultResponseHeaderTimeout},
+		{"Request", &t.Request, DefaultRequestTimeout},
+		{"BodyIdle", &t.BodyIdle, DefaultBodyIdleTimeout},
+	}
+	for _, f := range fields {
+		switch {
+		case *f.v == 0:
+			*f.v = f.def
+		case *f.v == NoTimeout:
+		case *f.v < 0:
+			return t, &OptionError{"WithTimeouts." + f.name, fmt.Errorf("negative duration %v (use courier.NoTimeout to disable it)", *f.v)}
+		}
+	}
+	return t, nil
+}
+
+// off turns NoTimeout into the 0 that net/http reads as "no limit".
+func off(d time.Duration) time.Duration {
+	if d == NoTimeout {
+		return 0
+	}
+	return d
+}
+
+// Pool sizes the session's connection pool. A zero field means the default.
+type Pool struct {
+	// MaxIdleConnsPerHost is how many idle connections are kept per host
+	// (default 256). Go's own default of 2 makes a busy client open a new
+	// connection for most requests above a concurrency of 2.
+	MaxIdleConnsPerHost int
+	// MaxIdleConns is how many idle connections are kept in all
+	// (default 1024).
+	MaxIdleConns int
+	// MaxConnsPerHost caps connections per host, idle or busy; requests
+	// beyond it wait for one. Default 0: no cap.
+	MaxConnsPerHost int
+	// IdleTimeout is how long an idle connection is kept (default 90s).
+	IdleTimeout time.Duration
+}
+
+// Middleware wraps the round tripper below it. It must clone a request before
+// changing it and must not treat a response as an error (see
+// [Session.RoundTripper]).
+type Middleware func(next http.RoundTripper) http.RoundTripper
+
+// RoundTripperFunc adapts a function to [http.RoundTripper].
+type RoundTripperFunc func(*http.Request) (*http.Response, error)
+
+// RoundTrip calls f(req).
+func (f RoundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+type config struct {
+	baseURL       *url.URL
+	header        http.Header
+	query         []queryParam
+	timeouts      Timeouts
+	maxBodySize   int64
+	maxRedirects  int
+	pool          Pool
+	tlsConfig     *tls.Config
+	proxy         func(*http.Request) (*url.URL, error)
+	proxySet      bool
+	transport     http.RoundTripper
+	middleware    []Middleware
+	leakTracking  bool
+	sensitive     []string
+	disableHTTP2  bool
+	removedHeader map[string]bool
+}
+
+type queryParam struct{ key, value string }
+
+type sessionOption func(*config) error
+
+func (f sessionOption) applySession(c *config) error { return f(c) }
+
+type requestOption func(*requestConfig) error
+
+func (f requestOption) applyRequest(r *requestConfig) error { return f(r) }
+
+// WithBaseURL sets the URL that request paths are resolved against. A path is
+// appended to the base path, so base "https://api.example.com/v1" and path
+// "/users/42" give "https://api.example.com/v1/users/42"; a full URL is used
+// as given. The base must be absolute http or https with a host; its query is
+// kept and its fragment must be empty.
+func WithBaseURL(raw string) Option {
+	return sessionOption(func(c *config) error {
+		u, err := parseAbsoluteURL(raw)
+		if err != nil {
+			return &OptionError{"WithBaseURL", err}
+		}
+		if u.Fragment != "" {
+			return &OptionError{"WithBaseURL", errors.New("base URL must not have a fragment")}
+		}
+		c.baseURL = u
+		return nil
+	})
+}
+
+type headerOp int
+
+const (
+	headerSet headerOp = iota
+	headerAdd
+	headerRemove
+)
+
+type headerOption struct {
+	op         headerOp
+	key, value string
+}
+
+// Header sets a header, replacing earlier values. As a session option it is a
+// default for every request; as a request option it replaces the session's
+// value for that request. The name must be a valid token and the value must
+// not hold CR, LF or other control characters.
+func Header(key, value string) SharedOption { return headerOption{headerSet, key, value} }
+
+// AddHeader adds a value to a header, keeping earlier ones; repeated values
+// are sent as separate field lines.
+func AddHeader(key, value string) SharedOption { return headerOption{headerAdd, key, value} }
+
+// RemoveHeader removes a header. For a request it removes the session's
+// default and suppresses the headers net/http and courier add on their own:
+// User-Agent and Accept-Encoding (the response is then not decoded). As a
+// session option it removes them from every request.
+func RemoveHeader(key string) SharedOption { return headerOption{op: headerRemove, key: key} }
+
+func (o headerOption) check() error {
+	if !httpguts.ValidHeaderFieldName(o.key) {
+		return fmt.Errorf("header name %q is not a valid token", o.key)
+	}
+	if !httpguts.ValidHeaderFieldValue(o.value) {
+		return fmt.Errorf("header %q has an invalid value (control character such as CR or LF)", o.key)
+	}
+	return nil
+}
+
+func (o headerOption) applySession(c *config) error {
+	if err := o.check(); err != nil {
+		return &OptionError{"Header", err}
+	}
+	k := http.CanonicalHeaderKey(o.key)
+	switch o.op {
+	case headerSet:
+		c.header[k] = []string{o.value}
+		delete(c.removedHeader, k)
+	case headerAdd:
+		c.header[k] = append(slices.Clip(c.header[k]), o.value)
+		delete(c.removedHeader, k)
+	case headerRemove:
+		delete(c.header, k)
+		c.removedHeader[k] = true
+	}
+	return nil
+}
+
+func (o headerOption) applyRequest(r *requestConfig) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	r.headerOps = append(r.headerOps, o)
+	return nil
+}
+
+type queryOption queryParam
+
+// Query adds a query parameter. Session parameters come first in the URL,
+// then those in the request path, then request parameters, each in the order
+// given; names keep their case.
+func Query(key, value string) SharedOption { return queryOption{key, value} }
+
+func (o queryOption) applySession(c *config) error {
+	c.query = append(c.query, queryParam(o))
+	return nil
+}
+
+func (o queryOption) applyRequest(r *requestConfig) error {
+	r.query = append(r.query, queryParam(o))
+	return nil
+}
+
+// WithUserAgent sets the User-Agent header (default "courier/<version>").
+func WithUserAgent(ua string) Option {
+	return sessionOption(func(c *config) error {
+		return Header("User-Agent", ua).applySession(c)
+	})
+}
+
+// WithTimeouts sets the session's time limits; see [Timeouts] for the
+// defaults. Zero fields keep their defaults.
+func WithTimeouts(t Timeouts) Option {
+	return sessionOption(func(c *config) error {
+		merged, err := t.withDefaults()
+		if err != nil {
+			return err
+		}
+		c.timeouts = merged
+		return nil
+	})
+}
+
+// WithTimeout sets Timeouts.Request, the bound on a whole request. It must be
+// positive, or [NoTimeout].
+func WithTimeout(d time.Duration) Option {
+	return sessionOption(func(c *config) error {
+		if err := checkTimeout(d); err != nil {
+			return &OptionError{"WithTimeout", err}
+		}
+		c.timeouts.Request = d
+		return nil
+	})
+}
+
+func checkTimeout(d time.Duration) error {
+	if d == NoTimeout || d > 0 {
+		return nil
+	}
+	return fmt.Errorf("timeout must be positive or courier.NoTimeout, got %v", d)
+}
+
+// WithMaxBodySize caps a buffered response body, counted after decoding
+// (default 10 MiB). A larger body fails with [ErrBodyTooLarge] at the cap,
+// with memory bounded by the cap.
+func WithMaxBodySize(n int64) Option {
+	return sessionOption(func(c *config) error {
+		if n <= 0 {
+			return &OptionError{"WithMaxBodySize", fmt.Errorf("size must be positive, got %d", n)}
+		}
+		c.maxBodySize = n
+		return nil
+	})
+}
+
+// WithRedirects sets how many redirects a request follows (default 10); 0
+// turns following off, so a 3xx is returned as it is.
+func WithRedirects(max int) Option {
+	return sessionOption(func(c *config) error {
+		if max < 0 {
+			return &OptionError{"WithRedirects", fmt.Errorf("limit must not be negative, got %d", max)}
+		}
+		c.maxRedirects = max
+		return nil
+	})
+}
+
+// WithPool sizes the connection pool; see [Pool] for the defaults.
+func WithPool(p Pool) Option {
+	return sessionOption(func(c *config) error {
+		if p.MaxIdleConnsPerHost < 0 || p.MaxIdleConns < 0 || p.MaxConnsPerHost < 0 {
+			return &OptionError{"WithPool", errors.New("connection counts must not be negative")}
+		}
+		if p.IdleTimeout < 0 && p.IdleTimeout != NoTimeout {
+			return &OptionError{"WithPool.IdleTimeout", fmt.Errorf("negative duration %v", p.IdleTimeout)}
+		}
+		if p.MaxIdleConnsPerHost == 0 {
+			p.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
+		}
+		if p.MaxIdleConns == 0 {
+			p.MaxIdleConns = DefaultMaxIdleConns
+		}
+		if p.IdleTimeout == 0 {
+			p.IdleTimeout = DefaultIdleConnTimeout
+		}
+		c.pool = p
+		return nil
+	})
+}
+
+// WithTLSConfig sets the TLS configuration (cloned). A zero MinVersion means
+// TLS 1.2.
+func WithTLSConfig(cfg *tls.Config) Option {
+	return sessionOption(func(c *config) error {
+		if cfg == nil {
+			return &OptionError{"WithTLSConfig", errors.New("nil *tls.Config")}
+		}
+		c.tlsConfig = cfg.Clone()
+		return nil
+	})
+}
+
+// WithProxy sets the function that picks a proxy for each request, as
+// http.Transport.Proxy does; nil means connect directly. The default is
+// http.ProxyFromEnvironment.
+func WithProxy(proxy func(*http.Request) (*url.URL, error)) Option {
+	return sessionOption(func(c *config) error {
+		c.proxy, c.proxySet = proxy, true
+		return nil
+	})
+}
+
+// WithHTTP2 turns HTTP/2 on (the default) or off for https.
+func WithHTTP2(enable bool) Option {
+	return sessionOption(func(c *config) error {
+		c.disableHTTP2 = !enable
+		return nil
+	})
+}
+
+// WithTransport replaces the transport at the bottom of the session's stack.
+// Everything above it (timeouts on the request, redirects, middleware,
+// decoding, errors) still applies; Timeouts.Dial, TLSHandshake and
+// ResponseHeader, WithPool, WithTLSConfig, WithProxy and WithHTTP2 do not,
+// since they configure courier's own transport. The session does not close
+// it beyond calling CloseIdleConnections when it closes.
+func WithTransport(rt http.RoundTripper) Option {
+	return sessionOption(func(c *config) error {
+		if rt == nil {
+			return &OptionError{"WithTransport", errors.New("nil transport")}
+		}
+		c.transport = rt
+		return nil
+	})
+}
+
+// WithMiddleware adds middleware around every attempt. The first given is the
+// outermost. Several WithMiddleware options accumulate.
+func WithMiddleware(mw ...Middleware) Option {
+	return sessionOption(func(c *config) error {
+		for _, m := range mw {
+			if m == nil {
+				return &OptionError{"WithMiddleware", errors.New("nil middleware")}
+			}
+		}
+		c.middleware = append(c.middleware, mw...)
+		return nil
+	})
+}
+
+// WithLeakTracking records where each streamed body is opened, so that
+// [Session.Close] can say where the bodies nobody closed came from. It costs a
+// stack capture per streamed request: use it in tests and debugging.
+func WithLeakTracking(enable bool) Option {
+	return sessionOption(func(c *config) error {
+		c.leakTracking = enable
+		return nil
+	})
+}
+
+// WithSensitiveHeaders marks more headers as secrets (besides Authorization,
+// Cookie, Proxy-Authorization and the like): they are removed when a redirect
+// changes origin and are never shown in errors or logs.
+func WithSensitiveHeaders(names ...string) Option {
+	return sessionOption(func(c *config) error {
+		for _, n := range names {
+			if !httpguts.ValidHeaderFieldName(n) {
+				return &OptionError{"WithSensitiveHeaders", fmt.Errorf("header name %q is not a valid token", n)}
+			}
+			c.sensitive = append(c.sensitive, http.CanonicalHeaderKey(n))
+		}
+		return nil
+	})
+}
+
+// requestConfig holds one request's options.
+type requestConfig struct {
+	headerOps []headerOption
+	query     []queryParam
+	body      bodySpec
+	timeout   time.Duration
+	expect    []int
+	anyStatus bool
+	into      any
+	stream    bool
+}
+
+// bodySpec is a request body before it becomes an io.Reader.
+type bodySpec struct {
+	bytes       []byte
+	reader      io.Reader
+	contentType string
+	set         bool
+	encode      func() ([]byte, error)
+}
+
+// JSON sends v encoded as JSON, with Content-Type application/json. The
+// encoding happens before the request is sent, so an encoding error fails the
+// request without sending anything.
+func JSON(v any) RequestOption {
+	return requestOption(func(r *requestConfig) error {
+		return r.setBody(bodySpec{contentType: "application/json", encode: func() ([]byte, error) {
+			return marshalJSON(v)
+		}})
+	})
+}
+
+// Form sends values URL-encoded, with Content-Type
+// application/x-www-form-urlencoded.
+func Form(values url.Values) RequestOption {
+	return requestOption(func(r *requestConfig) error {
+		return r.setBody(bodySpec{contentType: "application/x-www-form-urlencoded", bytes: []byte(values.Encode())})
+	})
+}
+
+// Body sends the bytes of b as they are. Set the Content-Type with [Header].
+func Body(b []byte) RequestOption {
+	return requestOption(func(r *requestConfig) error {
+		return r.setBody(bodySpec{bytes: b})
+	})
+}
+
+// BodyReader sends what r yields. Readers that can be read again
+// (*bytes.Reader, *bytes.Buffer, *strings.Reader, and any io.Seeker such as
+// *os.File, from where it stands now) are replayable, so they can be sent
+// again on a redirect or a retry; any other reader is sent once, and a
+// request that must resend it fails with [ErrBodyNotReplayable].
+func BodyReader(rd io.Reader) RequestOption {
+	return requestOption(func(r *requestConfig) error {
+		if rd == nil {
+			return errors.New("nil body reader")
+		}
+		return r.setBody(bodySpec{reader: rd})
+	})
+}
+
+func (r *requestConfig) setBody(b bodySpec) error {
+	if r.body.set {
+		return errors.New("more than one body option (JSON, Form, Body, BodyReader)")
+	}
+	b.set = true
+	r.body = b
+	return nil
+}
+
+// Timeout bounds this request, replacing the session's Timeouts.Request. It
+// must be positive, or [NoTimeout].
+func Timeout(d time.Duration) RequestOption {
+	return requestOption(func(r *requestConfig) error {
+		if err := checkTimeout(d); err != nil {
+			return err
+		}
+		r.timeout = d
+		return nil
+	})
+}
+
+// ExpectStatus lists statuses besides 2xx that are a success for this
+// request: they give a Response and no [*StatusError].
+func ExpectStatus(codes ...int) RequestOption {
+	return requestOption(func(r *requestConfig) error {
+		for _, c := range codes {
+			if c < 100 || c > 999 {
+				return fmt.Errorf("ExpectStatus: %d is not an HTTP status code", c)
+			}
+		}
+		r.expect = append(r.expect, codes...)
+		return nil
+	})
+}
+
+// AnyStatus makes every status a success for this request: no
+// [*StatusError] is returned, whatever the server answers.
+func AnyStatus() RequestOption {
+	return requestOption(func(r *requestConfig) error {
+		r.anyStatus = true
+		return nil
+	})
+}
+
+// Into decodes a successful response's JSON body into v, as
+// [Response.Decode] does. A decode failure is returned as an [*Error] of kind
+// [ErrDecode], with the Response.
+func Into(v any) RequestOption {
+	return requestOption(func(r *requestConfig) error {
+		if v == nil {
+			return errors.New("Into: nil target")
+		}
+		r.into = v
+		return nil
+	})
+}
+
+// Stream hands the response body to the caller unread: read it with
+// [Response.Body] and close it with [Response.Close]. Once the headers have
+// arrived, the body is bounded by Timeouts.BodyIdle between reads instead of
+// the request timeout. A non-2xx response is still read (capped) into its
+// [*StatusError].
+func Stream() RequestOption {
+	return requestOption(func(r *requestConfig) error {
+		r.stream = true
+		return nil
+	})
+}

@@ -1,0 +1,158 @@
+package courier
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/courierhttp/courier/internal/redact"
+)
+
+// redirector follows redirects in courier's own loop rather than through
+// http.Client's CheckRedirect. The standard loop decides which headers to
+// keep by comparing host names only, so it keeps Authorization on an
+// https -> http hop and on a change of port; it also hides each hop's
+// response. Owning the loop lets courier strip credentials on any change of
+// origin, keep them stripped for the rest of the chain, and let the
+// *http.Client from Session.Client follow the same rules.
+type redirector struct {
+	next      http.RoundTripper
+	max       int
+	sensitive []string
+}
+
+var _ http.RoundTripper = (*redirector)(nil)
+
+func (r *redirector) RoundTrip(req *http.Request) (*http.Response, error) {
+	c := callFrom(req.Context())
+	orig := req
+	var chain []string
+	for hops := 0; ; hops++ {
+		resp, err := r.next.RoundTrip(req)
+		if err != nil || !isRedirect(resp.StatusCode) {
+			return resp, err
+		}
+		loc := resp.Header.Get("Location")
+		if loc == "" {
+			return resp, nil
+		}
+		target, err := req.URL.Parse(loc)
+		if err != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
+			drainClose(resp.Body)
+			if err == nil {
+				err = fmt.Errorf("unsupported target %q", redact.URL(target))
+			}
+			return nil, fmt.Errorf("redirect: bad Location header: %w", err)
+		}
+		chain = append(chain, redact.URL(req.URL))
+		if c != nil {
+			c.redirects = chain
+		}
+		if hops >= r.max {
+			drainClose(resp.Body)
+			return nil, &Error{Kind: ErrTooManyRedirects, Redirects: chain,
+				Err: fmt.Errorf("stopped after %d redirects", r.max)}
+		}
+		next, err := r.nextRequest(orig, req, resp, target)
+		drainClose(resp.Body)
+		if err != nil {
+			return nil, err
+		}
+		req = next
+	}
+}
+
+func isRedirect(code int) bool {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// nextRequest builds the request for the next hop from the previous one.
+func (r *redirector) nextRequest(orig, prev *http.Request, resp *http.Response, target *url.URL) (*http.Request, error) {
+	method := prev.Method
+	keepBody := true
+	switch resp.StatusCode {
+	case http.StatusSeeOther:
+		if method != http.MethodHead {
+			method = http.MethodGet
+		}
+		keepBody = false
+	case http.StatusMovedPermanently, http.StatusFound:
+		// What browsers and net/http do: POST becomes GET; other methods
+		// stay as they are.
+		if method == http.MethodPost {
+			method = http.MethodGet
+			keepBody = false
+		}
+	}
+	next := prev.Clone(prev.Context())
+	next.Method, next.URL, next.Host = method, target, ""
+	next.Response = resp
+	if !keepBody {
+		next.Body, next.GetBody, next.ContentLength = nil, nil, 0
+		for k := range next.Header {
+			if strings.HasPrefix(k, "Content-") {
+				delete(next.Header, k)
+			}
+		}
+		next.Header.Del("Transfer-Encoding")
+		next.TransferEncoding = nil
+	} else if prev.Body != nil && prev.Body != http.NoBody {
+		if prev.GetBody == nil {
+			return nil, fmt.Errorf("redirect %d to %s: %w", resp.StatusCode, redact.URL(target), ErrBodyNotReplayable)
+		}
+		body, err := prev.GetBody()
+		if err != nil {
+			return nil, fmt.Errorf("redirect: replay body: %w", err)
+		}
+		next.Body = body
+	}
+	// Credentials stay with the origin they were meant for. Once removed
+	// they stay removed, even if the chain comes back: next is cloned from
+	// the previous hop.
+	if !sameOrigin(orig.URL, target) {
+		for k := range next.Header {
+			if redact.IsSensitiveHeader(k) || containsFold(r.sensitive, k) {
+				delete(next.Header, k)
+			}
+		}
+	}
+	return next, nil
+}
+
+// sameOrigin reports whether credentials sent to a may go to b: same scheme,
+// host and port, or an upgrade from http to https on the default ports.
+func sameOrigin(a, b *url.URL) bool {
+	if !strings.EqualFold(a.Hostname(), b.Hostname()) {
+		return false
+	}
+	if a.Scheme == b.Scheme {
+		return effectivePort(a) == effectivePort(b)
+	}
+	return a.Scheme == "http" && b.Scheme == "https" &&
+		effectivePort(a) == "80" && effectivePort(b) == "443"
+}
+
+func effectivePort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if u.Scheme == "https" {
+		return "443"
+	}
+	return "80"
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}

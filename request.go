@@ -1,0 +1,401 @@
+package courier
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// parseAbsoluteURL parses raw strictly: http or https, a non-empty host, and
+// a port in range.
+func parseAbsoluteURL(raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, errors.New("empty URL")
+	}
+	if !httpguts.ValidHeaderFieldValue(raw) || strings.ContainsAny(raw, " \t") {
+		return nil, errors.New("URL contains a space or control character")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("cannot parse URL: %w", err)
+	}
+	if err := checkAbsolute(u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func checkAbsolute(u *url.URL) error {
+	switch strings.ToLower(u.Scheme) {
+	case "http", "https":
+		u.Scheme = strings.ToLower(u.Scheme)
+	case "":
+		return errors.New("URL has no scheme (want http:// or https://)")
+	default:
+		return fmt.Errorf("unsupported scheme %q (want http or https)", u.Scheme)
+	}
+	if u.Opaque != "" {
+		return errors.New("URL is not hierarchical (want scheme://host/path)")
+	}
+	if u.Hostname() == "" {
+		return errors.New("URL has no host")
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %q out of range", p)
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return errors.New("URL has an empty port")
+	}
+	return nil
+}
+
+// resolve turns a request path into the URL to send: a full URL is used as
+// given; anything else is appended to the base URL's path. Query parameters
+// are assembled in order: the base URL's, the session's, the path's, the
+// request's.
+func (s *Session) resolve(path string, reqQuery []queryParam) (*url.URL, error) {
+	var u *url.URL
+	pathQuery := ""
+	if simplePath(path) && s.cfg.baseURL != nil {
+		// Fast path: nothing to parse, escape or clean.
+		v := *s.cfg.baseURL
+		v.Path = joinPath(s.cfg.baseURL.Path, path)
+		if v.RawPath != "" {
+			v.RawPath = joinPath(s.cfg.baseURL.RawPath, path)
+		}
+		u = &v
+	} else {
+		if !httpguts.ValidHeaderFieldValue(path) || strings.ContainsAny(path, " \t") {
+			return nil, errors.New("path contains a space or control character")
+		}
+		ref, err := url.Parse(path)
+		if err != nil {
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return nil, fmt.Errorf("cannot parse path: %w", err)
+		}
+		switch {
+		case ref.Scheme != "":
+			if err := checkAbsolute(ref); err != nil {
+				return nil, err
+			}
+			u = ref
+		case ref.Host != "" || strings.HasPrefix(path, "//"):
+			return nil, errors.New("path starting with // is ambiguous: give a full URL with a scheme")
+		case s.cfg.baseURL == nil:
+			return nil, errors.New("relative path and no base URL (use WithBaseURL or a full URL)")
+		default:
+			v := *s.cfg.baseURL
+			escaped, err := appendEscapedPath(s.cfg.baseURL.EscapedPath(), ref.EscapedPath())
+			if err != nil {
+				return nil, err
+			}
+			unescaped, err := url.PathUnescape(escaped)
+			if err != nil {
+				return nil, fmt.Errorf("cannot parse path: %w", err)
+			}
+			v.Path, v.RawPath = unescaped, ""
+			if v.EscapedPath() != escaped {
+				v.RawPath = escaped
+			}
+			pathQuery = ref.RawQuery
+			u = &v
+		}
+		u.Fragment, u.RawFragment = "", ""
+	}
+	if len(s.cfg.query) > 0 || len(reqQuery) > 0 || pathQuery != "" {
+		u.RawQuery = buildQuery(u.RawQuery, s.cfg.query, pathQuery, reqQuery)
+	}
+	return u, nil
+}
+
+// buildQuery joins raw query strings and parameters in order, keeping raw
+// parts as they were written and escaping parameters.
+func buildQuery(base string, session []queryParam, path string, request []queryParam) string {
+	var b strings.Builder
+	add := func(s string) {
+		if s == "" {
+			return
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(s)
+	}
+	addParams := func(ps []queryParam) {
+		for _, p := range ps {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(url.QueryEscape(p.key))
+			b.WriteByte('=')
+			b.WriteString(url.QueryEscape(p.value))
+		}
+	}
+	add(base)
+	addParams(session)
+	add(path)
+	addParams(request)
+	return b.String()
+}
+
+// simplePath reports whether p needs no parsing: only unreserved characters,
+// '/' and a few sub-delimiters, and no dot segments.
+func simplePath(p string) bool {
+	if strings.HasPrefix(p, "//") {
+		return false
+	}
+	prevSlash := true
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '~':
+		case c == '/':
+		case c == '.':
+			if prevSlash {
+				return false // possible dot segment
+			}
+		default:
+			return false
+		}
+		prevSlash = c == '/'
+	}
+	return true
+}
+
+func joinPath(base, p string) string {
+	if p == "" {
+		if base == "" {
+			return "/"
+		}
+		return base
+	}
+	base = strings.TrimSuffix(base, "/")
+	if p[0] == '/' {
+		return base + p
+	}
+	return base + "/" + p
+}
+
+// appendEscapedPath appends the escaped request path to the escaped base path
+// and removes dot segments from the request's part. A ".." that would climb
+// above the base path is an error: it is almost always a bug or an attack,
+// and silently rewriting it (as RFC 3986 resolution does) hides both.
+func appendEscapedPath(base, p string) (string, error) {
+	base = strings.TrimSuffix(base, "/")
+	if p == "" {
+		if base == "" {
+			return "/", nil
+		}
+		return base, nil
+	}
+	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	out := make([]string, 0, len(segs))
+	trailingSlash := false
+	for i, seg := range segs {
+		last := i == len(segs)-1
+		switch dotSegment(seg) {
+		case 1:
+			trailingSlash = last
+		case 2:
+			if len(out) == 0 {
+				return "", fmt.Errorf("path %q climbs above the base path", p)
+			}
+			out = out[:len(out)-1]
+			trailingSlash = last
+		default:
+			out = append(out, seg)
+			trailingSlash = false
+		}
+	}
+	joined := base + "/" + strings.Join(out, "/")
+	if trailingSlash && !strings.HasSuffix(joined, "/") {
+		joined += "/"
+	}
+	return joined, nil
+}
+
+// dotSegment returns 1 for ".", 2 for "..", counting their percent-encoded
+// forms, which servers decode too.
+func dotSegment(seg string) int {
+	s := strings.ReplaceAll(strings.ReplaceAll(seg, "%2e", "."), "%2E", ".")
+	switch s {
+	case ".":
+		return 1
+	case "..":
+		return 2
+	}
+	return 0
+}
+
+func validMethod(m string) bool {
+	return m != "" && httpguts.ValidHeaderFieldName(m)
+}
+
+// newRequest builds the request for Do: layer 1 of the request path.
+func (s *Session) newRequest(ctx context.Context, method, path string, rc *requestConfig) (*http.Request, error) {
+	if !validMethod(method) {
+		return nil, fmt.Errorf("method %q is not a valid token", method)
+	}
+	u, err := s.resolve(path, rc.query)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.URL, req.Host = u, u.Host
+	req.Header = s.requestHeader(rc)
+	if rc.body.set {
+		if err := setBody(req, &rc.body); err != nil {
+			return nil, err
+		}
+	}
+	return req, nil
+}
+
+// requestHeader builds the request's header: session defaults, then the
+// request's operations. Value slices of the session's defaults are shared
+// (they are clipped, so an append copies), which saves a copy per request.
+func (s *Session) requestHeader(rc *requestConfig) http.Header {
+	h := make(http.Header, len(s.cfg.header)+len(rc.headerOps)+1)
+	for k, v := range s.cfg.header {
+		h[k] = v
+	}
+	for k := range s.cfg.removedHeader {
+		markRemoved(h, k)
+	}
+	for _, op := range rc.headerOps {
+		k := http.CanonicalHeaderKey(op.key)
+		switch op.op {
+		case headerSet:
+			h[k] = []string{op.value}
+		case headerAdd:
+			if isRemoved(h, k) {
+				delete(h, k)
+			}
+			h[k] = append(h[k][:len(h[k]):len(h[k])], op.value)
+		case headerRemove:
+			markRemoved(h, k)
+		}
+	}
+	return h
+}
+
+// Headers that net/http or courier add on their own are removed by leaving an
+// empty value: net/http sends no User-Agent for it, and courier's top layer
+// deletes Accept-Encoding before sending and then does not decode.
+func markRemoved(h http.Header, k string) {
+	switch k {
+	case "User-Agent", "Accept-Encoding":
+		h[k] = []string{""}
+	default:
+		delete(h, k)
+	}
+}
+
+func isRemoved(h http.Header, k string) bool {
+	v, ok := h[k]
+	return ok && len(v) == 1 && v[0] == ""
+}
+
+// setBody attaches a replayable body where it can.
+func setBody(req *http.Request, b *bodySpec) error {
+	if b.encode != nil {
+		data, err := b.encode()
+		if err != nil {
+			return err
+		}
+		b.bytes = data
+	}
+	if b.contentType != "" && req.Header.Get("Content-Type") == "" {
+		req.Header["Content-Type"] = []string{b.contentType}
+	}
+	if b.reader == nil {
+		data := b.bytes
+		req.ContentLength = int64(len(data))
+		if len(data) == 0 {
+			req.Body, req.GetBody = http.NoBody, func() (io.ReadCloser, error) { return http.NoBody, nil }
+			return nil
+		}
+		req.Body = io.NopCloser(bytes.NewReader(data))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+		return nil
+	}
+	switch r := b.reader.(type) {
+	case *bytes.Buffer:
+		data := r.Bytes()
+		r.Reset()
+		return setBody(req, &bodySpec{bytes: data})
+	case *bytes.Reader, *strings.Reader:
+		sk := r.(io.ReadSeeker)
+		return setSeekerBody(req, sk, int64(r.(interface{ Len() int }).Len()))
+	case io.ReadSeeker:
+		return setSeekerBody(req, r, -1)
+	}
+	req.Body = io.NopCloser(b.reader)
+	req.ContentLength = -1
+	return nil
+}
+
+// setSeekerBody makes a body that rewinds to where the reader stands now.
+func setSeekerBody(req *http.Request, r io.ReadSeeker, size int64) error {
+	start, err := r.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return fmt.Errorf("body: %w", err)
+	}
+	if size < 0 {
+		end, err := r.Seek(0, io.SeekEnd)
+		if err == nil {
+			size = end - start
+			_, err = r.Seek(start, io.SeekStart)
+		}
+		if err != nil {
+			return fmt.Errorf("body: %w", err)
+		}
+	}
+	req.ContentLength = size
+	if size == 0 {
+		req.ContentLength = 0
+		req.Body = http.NoBody
+		req.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
+		return nil
+	}
+	req.Body = io.NopCloser(r)
+	req.GetBody = func() (io.ReadCloser, error) {
+		if _, err := r.Seek(start, io.SeekStart); err != nil {
+			return nil, err
+		}
+		return io.NopCloser(r), nil
+	}
+	return nil
+}
+
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encode JSON body: %w", err)
+	}
+	b := buf.Bytes()
+	return b[:len(b)-1], nil // drop Encode's newline
+}

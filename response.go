@@ -1,0 +1,373 @@
+package courier
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/courierhttp/courier/internal/redact"
+)
+
+// Response is the result of a request made with [Session.Do] or one of the
+// methods named after HTTP methods.
+//
+// By default the body has been read (up to the session's size limit),
+// decoded from gzip or deflate, and closed, so the connection is back in the
+// pool: use [Response.Bytes], [Response.Text] or [Response.Decode]. With the
+// [Stream] option the body is the caller's to read through [Response.Body]
+// and to close with [Response.Close].
+type Response struct {
+	// StatusCode and Status ("200 OK") of the final response.
+	StatusCode int
+	Status     string
+	// Proto is the protocol, such as "HTTP/1.1" or "HTTP/2.0".
+	Proto string
+	// Header holds the response headers. Content-Encoding and
+	// Content-Length are removed when courier decoded the body.
+	Header http.Header
+	// URL is the URL of the final request, after redirects.
+	URL *url.URL
+	// Redirects lists the URLs redirected from, in order (redacted).
+	Redirects []string
+	// Attempts is how many times the final request was sent.
+	Attempts int
+	// Request is the final request sent.
+	Request *http.Request
+
+	body    []byte
+	stream  io.ReadCloser
+	maxBody int64
+}
+
+// Bytes returns the buffered body. It is nil for a streamed response.
+func (r *Response) Bytes() []byte { return r.body }
+
+// Text returns the buffered body as a string ("" for a streamed response).
+func (r *Response) Text() string { return string(r.body) }
+
+// Body returns the body as a reader: the live body for a streamed response
+// (read it once, then Close), a reader over the buffered bytes otherwise.
+func (r *Response) Body() io.ReadCloser {
+	if r.stream != nil {
+		return r.stream
+	}
+	return io.NopCloser(bytes.NewReader(r.body))
+}
+
+// Close closes a streamed body, draining a bounded remainder so the
+// connection can be reused. It does nothing for a buffered response. It is
+// safe to call more than once.
+func (r *Response) Close() error {
+	if r.stream == nil {
+		return nil
+	}
+	return r.stream.Close()
+}
+
+// Decode decodes the JSON body into v. The response's Content-Type must be
+// JSON (application/json or a +json type) when it is given. A streamed body
+// is decoded as it is read, within the session's size limit, and then
+// closed. Errors are an [*Error] of kind [ErrDecode], quoting a short,
+// redacted excerpt of the body, or of kind [ErrBodyTooLarge].
+func (r *Response) Decode(v any) error {
+	if err := checkJSONContentType(r.Header.Get("Content-Type")); err != nil {
+		r.Close()
+		return r.decodeError(err, nil)
+	}
+	if r.stream != nil {
+		defer r.stream.Close()
+		lr := &limitedReader{r: r.stream, n: r.maxBody}
+		dec := json.NewDecoder(lr)
+		if err := dec.Decode(v); err != nil {
+			if lr.over {
+				return r.fail("decode", ErrBodyTooLarge, fmt.Errorf("body exceeds %d bytes", r.maxBody))
+			}
+			var re *readError
+			if errors.As(err, &re) {
+				return re.err
+			}
+			return r.decodeError(err, nil)
+		}
+		return nil
+	}
+	if err := json.Unmarshal(r.body, v); err != nil {
+		return r.decodeError(err, r.body)
+	}
+	return nil
+}
+
+func checkJSONContentType(ct string) error {
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return fmt.Errorf("bad Content-Type %q: %w", ct, err)
+	}
+	if mt == "application/json" || strings.HasSuffix(mt, "+json") || mt == "text/json" {
+		return nil
+	}
+	return fmt.Errorf("Content-Type is %q, not JSON", mt)
+}
+
+func (r *Response) decodeError(err error, body []byte) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	if len(body) > 0 && (errors.As(err, &syn) || errors.As(err, &typ) || errors.Is(err, io.ErrUnexpectedEOF)) {
+		err = fmt.Errorf("%w; body starts %q", err, redact.Excerpt(body, 120))
+	}
+	return r.fail("decode", ErrDecode, err)
+}
+
+func (r *Response) fail(op string, kind, err error) error {
+	e := &Error{Op: op, Kind: kind, Err: err, Attempts: r.Attempts, Redirects: r.Redirects}
+	if r.Request != nil {
+		e.Method, e.URL = r.Request.Method, redact.URL(r.Request.URL)
+	}
+	return e
+}
+
+// readError carries a read failure that is already an *Error through
+// json.Decoder.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+// limitedReader reads at most n bytes and records whether there was more.
+type limitedReader struct {
+	r    io.Reader
+	n    int64
+	over bool
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		// Probe for one more byte to tell "exactly n" from "more".
+		var one [1]byte
+		k, err := l.r.Read(one[:])
+		if k > 0 {
+			l.over = true
+			return 0, ErrBodyTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	if err != nil && err != io.EOF {
+		err = &readError{err}
+	}
+	return n, err
+}
+
+// Do sends a request with the given method to path, resolved against the
+// session's base URL (a full URL is used as given), and returns the response.
+//
+// Errors: an [*Error] whose Kind is one of the Err* sentinels for a failure
+// to build, send or receive the request; a [*StatusError] for a non-2xx status
+// the request did not expect, returned together with the Response; an
+// [*Error] of kind ErrDecode when the [Into] target could not be filled, also
+// with the Response.
+//
+// The context bounds the whole request, body included, together with the
+// session's request timeout; the shorter wins.
+func (s *Session) Do(ctx context.Context, method, path string, opts ...RequestOption) (*Response, error) {
+	var rc requestConfig
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.applyRequest(&rc); err != nil {
+			return nil, s.inputError(method, path, err)
+		}
+	}
+	if ctx == nil {
+		return nil, s.inputError(method, path, errors.New("nil context"))
+	}
+	timeout := s.cfg.timeouts.Request
+	if rc.timeout != 0 {
+		timeout = rc.timeout
+	}
+	c, err := s.startCall(ctx, off(timeout))
+	if err != nil {
+		return nil, &Error{Op: "request", Method: method, URL: redact.String(path), Kind: ErrClosed, Err: err}
+	}
+	req, err := s.newRequest(c, method, path, &rc)
+	if err != nil {
+		c.finish()
+		return nil, s.inputError(method, path, err)
+	}
+	resp, err := c.exchange(req)
+	if err != nil {
+		return nil, s.requestError(c, req, err)
+	}
+	r := &Response{
+		StatusCode: resp.StatusCode,
+		Status:     resp.Status,
+		Proto:      resp.Proto,
+		Header:     resp.Header,
+		Request:    resp.Request,
+		Attempts:   max(c.attempts, 1),
+		Redirects:  c.redirects,
+		maxBody:    s.cfg.maxBodySize,
+	}
+	if resp.Request != nil {
+		r.URL = resp.Request.URL
+	} else {
+		r.URL, r.Request = req.URL, req
+	}
+	ok := rc.anyStatus || (resp.StatusCode >= 200 && resp.StatusCode < 300) || slices.Contains(rc.expect, resp.StatusCode)
+	if ok && rc.stream {
+		c.streaming()
+		r.stream = s.track(c, resp.Body)
+		if rc.into != nil {
+			return r, r.Decode(rc.into)
+		}
+		return r, nil
+	}
+	limit := s.cfg.maxBodySize
+	if !ok {
+		limit = min(limit, MaxErrorBodySize)
+	}
+	r.body, err = readBody(resp, limit, ok)
+	c.finish()
+	if err != nil {
+		if errors.Is(err, ErrBodyTooLarge) {
+			return nil, r.fail("read", ErrBodyTooLarge, err)
+		}
+		err = c.wrapErr(err)
+		return nil, r.fail("read", classify(c, err), err)
+	}
+	if !ok {
+		return r, &StatusError{
+			Method:     req.Method,
+			URL:        redact.URL(r.URL),
+			StatusCode: r.StatusCode,
+			Status:     r.Status,
+			Header:     r.Header,
+			Body:       r.body,
+			RequestID:  requestID(r.Header),
+			Attempts:   r.Attempts,
+			received:   time.Now(),
+		}
+	}
+	if rc.into != nil {
+		return r, r.Decode(rc.into)
+	}
+	return r, nil
+}
+
+// readBody reads the body up to limit. When failOver is false (an error
+// body), a longer body is cut at the limit without an error.
+func readBody(resp *http.Response, limit int64, failOver bool) ([]byte, error) {
+	defer drainClose(resp.Body)
+	if resp.ContentLength == 0 || resp.Body == nil || resp.Body == http.NoBody {
+		return nil, nil
+	}
+	if failOver && resp.ContentLength > limit {
+		return nil, fmt.Errorf("%w: Content-Length %d exceeds the limit of %d bytes", ErrBodyTooLarge, resp.ContentLength, limit)
+	}
+	var buf []byte
+	if resp.ContentLength > 0 && resp.ContentLength <= limit {
+		buf = make([]byte, 0, resp.ContentLength+1) // +1: room to see EOF
+	} else {
+		buf = make([]byte, 0, min(limit+1, 512))
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		room := buf[len(buf):cap(buf)]
+		if over := int64(len(buf)) + int64(len(room)) - (limit + 1); over > 0 {
+			room = room[:int64(len(room))-over]
+		}
+		n, err := resp.Body.Read(room)
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			if failOver {
+				return nil, fmt.Errorf("%w: body exceeds the limit of %d bytes", ErrBodyTooLarge, limit)
+			}
+			return buf[:limit], nil
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (s *Session) inputError(method, path string, err error) error {
+	return &Error{Op: "request", Method: method, URL: redact.String(path), Kind: ErrInvalidRequest, Err: err}
+}
+
+func (s *Session) requestError(c *call, req *http.Request, err error) error {
+	e := &Error{
+		Op:        "request",
+		Method:    req.Method,
+		URL:       redact.URL(req.URL),
+		Attempts:  c.attempts,
+		Redirects: c.redirects,
+		Kind:      classify(c, err),
+		Err:       err,
+	}
+	var inner *Error
+	if errors.As(err, &inner) {
+		// A layer below already built one (a redirect limit): keep its
+		// details, fill what it lacked.
+		if inner.Kind != nil {
+			e.Kind = inner.Kind
+		}
+		e.Err = inner.Err
+		if len(inner.Redirects) > 0 {
+			e.Redirects = inner.Redirects
+		}
+	}
+	if e.Attempts == 0 && e.Kind != ErrInvalidRequest {
+		e.Attempts = 1
+	}
+	return e
+}
+
+// Get sends a GET request; see [Session.Do].
+func (s *Session) Get(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
+	return s.Do(ctx, http.MethodGet, path, opts...)
+}
+
+// Head sends a HEAD request; see [Session.Do].
+func (s *Session) Head(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
+	return s.Do(ctx, http.MethodHead, path, opts...)
+}
+
+// Post sends a POST request; see [Session.Do].
+func (s *Session) Post(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
+	return s.Do(ctx, http.MethodPost, path, opts...)
+}
+
+// Put sends a PUT request; see [Session.Do].
+func (s *Session) Put(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
+	return s.Do(ctx, http.MethodPut, path, opts...)
+}
+
+// Patch sends a PATCH request; see [Session.Do].
+func (s *Session) Patch(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
+	return s.Do(ctx, http.MethodPatch, path, opts...)
+}
+
+// Delete sends a DELETE request; see [Session.Do].
+func (s *Session) Delete(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
+	return s.Do(ctx, http.MethodDelete, path, opts...)
+}

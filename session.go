@@ -1,0 +1,418 @@
+package courier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Version is courier's version, sent in the default User-Agent.
+const Version = "0.1.0"
+
+// Session is a configured, long-lived HTTP client identity: a base URL,
+// default headers and query parameters, timeouts, a tuned connection pool and
+// a stack of layers every request goes through. Create one with [New] at
+// start-up, share it, and [Session.Close] it at shutdown.
+//
+// A Session never changes after New and is safe for concurrent use.
+type Session struct {
+	cfg config
+	// base is the transport at the bottom of the stack; owned reports
+	// whether courier built it.
+	base  http.RoundTripper
+	owned bool
+	// next is the stack below the top layer: redirects, middleware, base.
+	next http.RoundTripper
+	// stream is the top layer in streaming mode, for RoundTripper and Client.
+	stream http.RoundTripper
+
+	// state counts requests in flight; closedBit marks a closed session.
+	state     atomic.Int64
+	drained   chan struct{}
+	drainOnce sync.Once
+	closeOnce sync.Once
+
+	// open counts streamed bodies handed out and not closed.
+	open  atomic.Int64
+	sites sync.Map // *trackedBody -> string (leak tracking only)
+}
+
+const closedBit = int64(1) << 62
+
+// New creates a session. It validates every option and returns an
+// [*OptionError] naming the first bad setting.
+func New(opts ...Option) (*Session, error) {
+	c := config{
+		header:        http.Header{"User-Agent": {"courier/" + Version}},
+		removedHeader: map[string]bool{},
+		maxBodySize:   DefaultMaxBodySize,
+		maxRedirects:  DefaultMaxRedirects,
+	}
+	var err error
+	if c.timeouts, err = (Timeouts{}).withDefaults(); err != nil {
+		return nil, err
+	}
+	if err := WithPool(Pool{}).applySession(&c); err != nil {
+		return nil, err
+	}
+	for _, o := range opts {
+		if o == nil {
+			return nil, &OptionError{"New", errors.New("nil option")}
+		}
+		if err := o.applySession(&c); err != nil {
+			return nil, err
+		}
+	}
+	s := &Session{cfg: c, drained: make(chan struct{})}
+	if c.transport != nil {
+		s.base = c.transport
+	} else {
+		s.base, s.owned = newTransport(&c), true
+	}
+	var rt http.RoundTripper = s.base
+	for i := len(c.middleware) - 1; i >= 0; i-- {
+		rt = c.middleware[i](rt)
+		if rt == nil {
+			return nil, &OptionError{"WithMiddleware", fmt.Errorf("middleware %d returned a nil RoundTripper", i)}
+		}
+	}
+	if c.maxRedirects > 0 {
+		rt = &redirector{next: rt, max: c.maxRedirects, sensitive: c.sensitive}
+	}
+	s.next = rt
+	s.stream = RoundTripperFunc(s.roundTripStream)
+	return s, nil
+}
+
+// Client returns an *http.Client for third-party SDKs (go-github, the AWS
+// SDK, generated clients) that sends every request through the session's
+// stack: timeouts, redirects with courier's rules, middleware, decoding.
+// It keeps the standard semantics: a 404 is a response, not an error; the
+// caller closes the body. Response bodies are bounded by Timeouts.BodyIdle
+// between reads rather than by the request timeout.
+//
+// Each call returns a new Client; changing it does not change the session.
+func (s *Session) Client() *http.Client {
+	return &http.Client{
+		Transport: s.stream,
+		// The session follows redirects itself; the client must not.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// RoundTripper returns the session's stack as an http.RoundTripper, with the
+// semantics of [Session.Client].
+func (s *Session) RoundTripper() http.RoundTripper { return s.stream }
+
+// begin registers a request in flight, or reports that the session is closed.
+func (s *Session) begin() bool {
+	if s.state.Add(1)&closedBit != 0 {
+		s.end()
+		return false
+	}
+	return true
+}
+
+func (s *Session) end() {
+	if s.state.Add(-1) == closedBit {
+		s.drainOnce.Do(func() { close(s.drained) })
+	}
+}
+
+// Close stops the session: new requests fail with [ErrClosed] at once,
+// requests in flight (and streamed bodies not yet closed) are waited for
+// until ctx ends, and then idle connections are closed. If ctx ends first,
+// or a streamed body was read to its end but never closed, Close returns a
+// [*CloseError] that counts what was left, and says where unclosed bodies were
+// opened when leak tracking is on. Close may be called more than once; later
+// calls wait in the same way.
+//
+// Pass a ctx with a deadline: a body nobody closes would otherwise be waited
+// for forever.
+func (s *Session) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		if s.state.Add(closedBit) == closedBit {
+			s.drainOnce.Do(func() { close(s.drained) })
+		}
+	})
+	var ctxErr error
+	select {
+	case <-s.drained:
+	case <-ctx.Done():
+		ctxErr = ctx.Err()
+	}
+	var err error
+	if inFlight, unclosed := int(s.state.Load()&^closedBit), int(s.open.Load()); inFlight > 0 || unclosed > 0 {
+		ce := &CloseError{InFlight: inFlight, Unclosed: unclosed, Err: ctxErr}
+		s.sites.Range(func(_, v any) bool {
+			ce.Sites = append(ce.Sites, v.(string))
+			return true
+		})
+		err = ce
+	}
+	if ci, ok := s.base.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+	return err
+}
+
+// call is one logical request: it is the request's context (so that layers
+// below can find it), and it owns the request's timer and in-flight slot.
+type call struct {
+	context.Context
+	s      *Session
+	cancel context.CancelCauseFunc
+	timer  *time.Timer
+	// bodyIdle > 0 switches the timer to guard each body read.
+	bodyIdle time.Duration
+	idle     atomic.Bool
+	finished atomic.Bool
+	// Written by the layers below while the request runs, read after.
+	attempts  int
+	redirects []string
+}
+
+type callKey struct{}
+
+// Value returns the call itself for callKey, so layers below can find it
+// without a separate context value.
+func (c *call) Value(key any) any {
+	if key == (callKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+func callFrom(ctx context.Context) *call {
+	c, _ := ctx.Value(callKey{}).(*call)
+	return c
+}
+
+// startCall begins a logical request with the given overall timeout.
+func (s *Session) startCall(parent context.Context, timeout time.Duration) (*call, error) {
+	if !s.begin() {
+		return nil, ErrClosed
+	}
+	c := &call{s: s}
+	c.Context, c.cancel = context.WithCancelCause(parent)
+	if timeout > 0 {
+		c.timer = time.AfterFunc(timeout, c.expire)
+	}
+	return c, nil
+}
+
+func (c *call) expire() {
+	if c.idle.Load() {
+		c.cancel(errBodyIdle)
+	} else {
+		c.cancel(errRequestTimeout)
+	}
+}
+
+// streaming switches the call from the request timeout to the body idle
+// timeout, once the headers are in.
+func (c *call) streaming() {
+	idle := c.s.cfg.timeouts.BodyIdle
+	if idle == NoTimeout {
+		if c.timer != nil {
+			c.timer.Stop()
+		}
+		return
+	}
+	c.bodyIdle = idle
+	c.idle.Store(true)
+	if c.timer == nil {
+		c.timer = time.AfterFunc(idle, c.expire)
+		return
+	}
+	c.timer.Reset(idle)
+}
+
+// progress restarts the idle timer after a read of a streamed body.
+func (c *call) progress() {
+	if c.bodyIdle > 0 {
+		c.timer.Reset(c.bodyIdle)
+	}
+}
+
+// finish releases the call: its timer, its context, its in-flight slot.
+func (c *call) finish() {
+	if !c.finished.CompareAndSwap(false, true) {
+		return
+	}
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.cancel(context.Canceled)
+	c.s.end()
+}
+
+// wrapErr gives a failure of the stack its kind, keeping the cause. When the
+// call's context is done its cause is the truth, whatever text the transport
+// chose for the cancellation.
+func (c *call) wrapErr(err error) error {
+	if c.Err() != nil {
+		cause := context.Cause(c)
+		if !errors.Is(err, cause) {
+			err = cause
+		}
+	}
+	return err
+}
+
+// exchange runs the stack for one logical request: it sets Accept-Encoding,
+// sends through redirects and middleware, and decodes the final response.
+// On error the call is finished.
+func (c *call) exchange(req *http.Request) (*http.Response, error) {
+	decode := true
+	if v, ok := req.Header["Accept-Encoding"]; ok {
+		decode = false
+		if len(v) == 1 && v[0] == "" {
+			delete(req.Header, "Accept-Encoding")
+		}
+	} else {
+		req.Header["Accept-Encoding"] = []string{acceptEncoding}
+	}
+	resp, err := c.s.next.RoundTrip(req)
+	if err != nil {
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		c.finish()
+		return nil, c.wrapErr(err)
+	}
+	if decode && req.Method != http.MethodHead {
+		if err := decodeBody(resp); err != nil {
+			drainClose(resp.Body)
+			c.finish()
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// roundTripStream is the top layer for RoundTripper and Client: standard
+// semantics, with the body handed over under the idle timeout.
+func (s *Session) roundTripStream(req *http.Request) (*http.Response, error) {
+	c, err := s.startCall(req.Context(), off(s.cfg.timeouts.Request))
+	if err != nil {
+		closeRequestBody(req)
+		return nil, kindError(ErrClosed, err)
+	}
+	r2 := req.WithContext(c)
+	// The caller owns req.Header; copy it only when courier must change it.
+	if v, ok := req.Header["Accept-Encoding"]; !ok || (len(v) == 1 && v[0] == "") {
+		r2.Header = req.Header.Clone()
+		if r2.Header == nil {
+			r2.Header = http.Header{}
+		}
+	}
+	resp, err := c.exchange(r2)
+	if err != nil {
+		return nil, kindError(classify(c, err), err)
+	}
+	c.streaming()
+	resp.Body = s.track(c, resp.Body)
+	return resp, nil
+}
+
+// kindError attaches a kind to an error for the RoundTripper path, where
+// http.Client adds the method and URL itself.
+func kindError(kind, err error) error {
+	if kind == nil || errors.Is(err, kind) {
+		return err
+	}
+	return &Error{Kind: kind, Err: err, Op: "request"}
+}
+
+func closeRequestBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// trackedBody is a streamed body: it restarts the idle timer on each read
+// and finishes the call on EOF or Close.
+type trackedBody struct {
+	rc     io.ReadCloser
+	c      *call
+	closed atomic.Bool
+}
+
+func (s *Session) track(c *call, rc io.ReadCloser) io.ReadCloser {
+	b := &trackedBody{rc: rc, c: c}
+	s.open.Add(1)
+	if s.cfg.leakTracking {
+		s.sites.Store(b, callerSite())
+	}
+	return b
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err == nil {
+		b.c.progress()
+		return n, nil
+	}
+	if err == io.EOF {
+		// Like net/http, a body read to its end releases its request; it
+		// still counts as unclosed until Close.
+		b.c.finish()
+	} else {
+		err = b.c.wrapErr(err)
+		if kind := classify(b.c, err); kind != nil {
+			err = kindError(kind, err)
+		}
+	}
+	return n, err
+}
+
+// Close closes the body after draining a bounded amount of what is left, so
+// that the connection can be reused.
+func (b *trackedBody) Close() error {
+	if !b.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	err := drainClose(b.rc)
+	b.c.s.open.Add(-1)
+	if b.c.s.cfg.leakTracking {
+		b.c.s.sites.Delete(b)
+	}
+	b.c.finish()
+	return err
+}
+
+// maxDrain bounds what is read from an unwanted body so its connection can
+// be reused; beyond it, closing the connection is cheaper.
+const maxDrain = 256 << 10
+
+func drainClose(rc io.ReadCloser) error {
+	if rc == nil {
+		return nil
+	}
+	io.CopyN(io.Discard, rc, maxDrain)
+	return rc.Close()
+}
+
+// callerSite describes the first frame outside courier.
+func callerSite() string {
+	pcs := make([]uintptr, 32)
+	n := runtime.Callers(2, pcs)
+	frames := runtime.CallersFrames(pcs[:n])
+	for {
+		f, more := frames.Next()
+		if !strings.HasPrefix(f.Function, "github.com/courierhttp/courier.") && !strings.HasPrefix(f.Function, "net/http.") {
+			return fmt.Sprintf("%s (%s:%d)", f.Function, f.File, f.Line)
+		}
+		if !more {
+			return "unknown"
+		}
+	}
+}
