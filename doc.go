@@ -1,0 +1,99 @@
+// Package courier is an HTTP client for Go services that call other people's
+// APIs: a [Session] is one configured, long-lived client identity that a
+// service creates at start-up, injects where it is needed, and closes at
+// shutdown, doing the right thing by default.
+//
+// # Sessions
+//
+// [New] builds a session from options and validates all of them, returning an
+// [*OptionError] that names the first bad setting:
+//
+//	s, err := courier.New(
+//		courier.WithBaseURL("https://api.example.com/v1"),
+//		courier.Header("Accept", "application/json"),
+//		courier.WithTimeout(10*time.Second),
+//	)
+//	if err != nil { ... }
+//	defer s.Close(ctx)
+//
+// A session never changes after New and is safe for concurrent use. It holds
+// one tuned connection pool (256 idle connections per host, HTTP/2, TLS 1.2
+// minimum, proxy from the environment), so requests reuse connections.
+//
+// Request paths are appended to the base URL's path, as httpx does: base
+// "https://api.example.com/v1" and path "/users/42" give
+// "https://api.example.com/v1/users/42". A full URL is used as given. A path
+// whose ".." would climb above the base path is an error, not a silent
+// rewrite.
+//
+// # Requests and responses
+//
+// [Session.Get], [Session.Post] and their siblings, and the general
+// [Session.Do], take per-request options: [Header], [AddHeader],
+// [RemoveHeader], [Query], [JSON], [Form], [Body], [BodyReader], [Timeout],
+// [ExpectStatus], [AnyStatus], [Into] and [Stream].
+//
+//	var user User
+//	resp, err := s.Get(ctx, "/users/42", courier.Into(&user))
+//
+// By default the whole body is read (up to 10 MiB, see [WithMaxBodySize]),
+// decoded from gzip or deflate, and the connection goes back to the pool
+// before Get returns: use [Response.Bytes], [Response.Text] or
+// [Response.Decode]. With [Stream] the caller reads [Response.Body] and must
+// call [Response.Close]; a body nobody closes is reported by [Session.Close].
+//
+// # Timeouts
+//
+// Nothing waits forever unless asked to with [NoTimeout]. The defaults (see
+// [Timeouts]): dial 10s, TLS handshake 10s, response headers 30s, the whole
+// request 30s. The caller's context can only shorten them. A streamed body is
+// bounded instead by an idle timeout between reads (30s), so a long download
+// is not cut while a stalled one fails.
+//
+// # Errors
+//
+// Every failure is an [*Error] that says what was attempted (method, URL with
+// secrets redacted, attempts) and carries a kind matched with [errors.Is]:
+// [ErrInvalidRequest], [ErrClosed], [ErrCanceled], [ErrTimeout], [ErrDNS],
+// [ErrConnect], [ErrTLS], [ErrConnLost], [ErrBodyTooLarge], [ErrDecode],
+// [ErrTooManyRedirects], [ErrBodyNotReplayable]. The standard cause stays in
+// the chain: errors.Is(err, context.DeadlineExceeded) holds for a timeout.
+//
+// A response with a status outside 2xx is a [*StatusError], matched with
+// [errors.As], returned together with the [*Response]:
+//
+//	var se *courier.StatusError
+//	if errors.As(err, &se) && se.StatusCode == http.StatusNotFound { ... }
+//
+// [ExpectStatus] and [AnyStatus] make other statuses a success for one
+// request.
+//
+// # Redirects
+//
+// Sessions follow up to 10 redirects ([WithRedirects]) in their own loop:
+// 301 and 302 turn POST into GET, 303 turns anything but HEAD into GET, 307
+// and 308 replay the method and body. Authorization, Cookie,
+// Proxy-Authorization and headers marked with [WithSensitiveHeaders] are
+// removed when a redirect changes origin (scheme, host or port; http to https
+// on default ports keeps them) and stay removed for the rest of the chain.
+//
+// # Third-party SDKs
+//
+// [Session.Client] returns an *http.Client, and [Session.RoundTripper] a
+// round tripper, that send requests through the same stack with the standard
+// library's semantics: a 404 is a response, not an error, and the caller
+// closes the body. Hand them to go-github, the AWS SDK or a generated client.
+//
+// # Middleware
+//
+// A [Middleware] wraps the round tripper under it, around every attempt
+// ([WithMiddleware]). It must clone a request before changing it, and it
+// must return responses, never turn them into errors.
+//
+// # Closing
+//
+// [Session.Close] makes new requests fail with [ErrClosed], waits for those in
+// flight until its context ends, and closes idle connections. It returns a
+// [*CloseError] for requests still running and streamed bodies never closed;
+// [WithLeakTracking] adds where each unclosed body was opened.
+package courier

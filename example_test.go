@@ -1,0 +1,192 @@
+package courier_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/courierhttp/courier"
+)
+
+// exampleAPI is a small in-process API for the examples: users by id, and a
+// 404 with a request id for anything else.
+func exampleAPI() *httptest.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/users/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("id") != "42" {
+			w.Header().Set("X-Request-Id", "req-7f3a")
+			http.Error(w, `{"error":"no such user"}`, http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"id": 42, "name": "Ada", "agent": r.UserAgent()})
+	})
+	mux.HandleFunc("POST /v1/users", func(w http.ResponseWriter, r *http.Request) {
+		var in map[string]string
+		json.NewDecoder(r.Body).Decode(&in)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(map[string]any{"id": 43, "name": in["name"]})
+	})
+	return httptest.NewServer(mux)
+}
+
+// The main flow: create a session once, make requests through it, close it.
+func Example() {
+	api := exampleAPI()
+	defer api.Close()
+	ctx := context.Background()
+
+	s, err := courier.New(
+		courier.WithBaseURL(api.URL+"/v1"),
+		courier.Header("Accept", "application/json"),
+		courier.WithTimeout(5*time.Second),
+	)
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close(ctx)
+
+	var user struct {
+		ID   int    `json:"id"`
+		Name string `json:"name"`
+	}
+	if _, err := s.Get(ctx, "/users/42", courier.Into(&user)); err != nil {
+		panic(err)
+	}
+	fmt.Println(user.ID, user.Name)
+
+	resp, err := s.Post(ctx, "/users", courier.JSON(map[string]string{"name": "Grace"}))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(resp.StatusCode, resp.Text())
+	// Output:
+	// 42 Ada
+	// 201 {"id":43,"name":"Grace"}
+}
+
+func ExampleNew() {
+	_, err := courier.New(courier.WithBaseURL("ftp://files.example.com"))
+	var oe *courier.OptionError
+	if errors.As(err, &oe) {
+		fmt.Println("bad setting:", oe.Option)
+	}
+	fmt.Println(err)
+	// Output:
+	// bad setting: WithBaseURL
+	// courier: WithBaseURL: unsupported scheme "ftp" (want http or https)
+}
+
+func ExampleSession_Get() {
+	api := exampleAPI()
+	defer api.Close()
+	ctx := context.Background()
+	s, _ := courier.New(courier.WithBaseURL(api.URL + "/v1"))
+	defer s.Close(ctx)
+
+	resp, err := s.Get(ctx, "/users/42")
+	if err != nil {
+		panic(err)
+	}
+	var user map[string]any
+	if err := resp.Decode(&user); err != nil {
+		panic(err)
+	}
+	fmt.Println(resp.Status, user["name"], user["agent"] == "courier/"+courier.Version)
+	// Output: 200 OK Ada true
+}
+
+func ExampleStatusError() {
+	api := exampleAPI()
+	defer api.Close()
+	ctx := context.Background()
+	s, _ := courier.New(courier.WithBaseURL(api.URL + "/v1"))
+	defer s.Close(ctx)
+
+	_, err := s.Get(ctx, "/users/7")
+	var se *courier.StatusError
+	if errors.As(err, &se) {
+		fmt.Println(se.StatusCode, se.RequestID, strings.TrimSpace(string(se.Body)))
+	}
+	fmt.Println(courier.HasStatus(err, http.StatusNotFound))
+
+	// A status the caller expects is not an error.
+	resp, err := s.Get(ctx, "/users/7", courier.ExpectStatus(http.StatusNotFound))
+	fmt.Println(resp.StatusCode, err)
+	// Output:
+	// 404 req-7f3a {"error":"no such user"}
+	// true
+	// 404 <nil>
+}
+
+func ExampleError() {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s, _ := courier.New()
+	defer s.Close(context.Background())
+
+	_, err := s.Get(ctx, "http://127.0.0.1:1/never")
+	fmt.Println(errors.Is(err, courier.ErrCanceled), errors.Is(err, context.Canceled))
+	// Output: true true
+}
+
+// A session hands an *http.Client to code that wants one, such as a
+// third-party SDK. It keeps the standard semantics: a 404 is a response.
+func ExampleSession_Client() {
+	api := exampleAPI()
+	defer api.Close()
+	ctx := context.Background()
+	s, _ := courier.New(courier.Header("Accept", "application/json"))
+	defer s.Close(ctx)
+
+	sdk := s.Client() // e.g. github.NewClient(s.Client())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, api.URL+"/v1/users/7", nil)
+	resp, err := sdk.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.StatusCode, strings.TrimSpace(string(body)))
+	// Output: 404 {"error":"no such user"}
+}
+
+func ExampleStream() {
+	api := exampleAPI()
+	defer api.Close()
+	ctx := context.Background()
+	s, _ := courier.New(courier.WithBaseURL(api.URL + "/v1"))
+	defer s.Close(ctx)
+
+	resp, err := s.Get(ctx, "/users/42", courier.Stream())
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Close() // a streamed body is the caller's to close
+	n, _ := io.Copy(io.Discard, resp.Body())
+	fmt.Println(n > 0)
+	// Output: true
+}
+
+func ExampleSession_Close() {
+	api := exampleAPI()
+	defer api.Close()
+	s, _ := courier.New(courier.WithBaseURL(api.URL + "/v1"))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	fmt.Println(s.Close(ctx))
+
+	_, err := s.Get(context.Background(), "/users/42")
+	fmt.Println(errors.Is(err, courier.ErrClosed))
+	// Output:
+	// <nil>
+	// true
+}
