@@ -222,9 +222,20 @@ func (o headerOption) check() error {
 	return nil
 }
 
+// name is the option's name, for errors.
+func (o headerOption) name() string {
+	switch o.op {
+	case headerAdd:
+		return "AddHeader"
+	case headerRemove:
+		return "RemoveHeader"
+	}
+	return "Header"
+}
+
 func (o headerOption) applySession(c *config) error {
 	if err := o.check(); err != nil {
-		return &OptionError{"Header", err}
+		return &OptionError{o.name(), err}
 	}
 	k := http.CanonicalHeaderKey(o.key)
 	switch o.op {
@@ -269,7 +280,11 @@ func (o queryOption) applyRequest(r *requestConfig) error {
 // WithUserAgent sets the User-Agent header (default "courier/<version>").
 func WithUserAgent(ua string) Option {
 	return sessionOption(func(c *config) error {
-		return Header("User-Agent", ua).applySession(c)
+		err := Header("User-Agent", ua).applySession(c)
+		if oe, ok := err.(*OptionError); ok {
+			oe.Option = "WithUserAgent"
+		}
+		return err
 	})
 }
 
@@ -333,8 +348,17 @@ func WithRedirects(max int) Option {
 // WithPool sizes the connection pool; see [Pool] for the defaults.
 func WithPool(p Pool) Option {
 	return sessionOption(func(c *config) error {
-		if p.MaxIdleConnsPerHost < 0 || p.MaxIdleConns < 0 || p.MaxConnsPerHost < 0 {
-			return &OptionError{"WithPool", errors.New("connection counts must not be negative")}
+		for _, f := range []struct {
+			name string
+			n    int
+		}{
+			{"MaxIdleConnsPerHost", p.MaxIdleConnsPerHost},
+			{"MaxIdleConns", p.MaxIdleConns},
+			{"MaxConnsPerHost", p.MaxConnsPerHost},
+		} {
+			if f.n < 0 {
+				return &OptionError{"WithPool." + f.name, fmt.Errorf("connection count must not be negative, got %d", f.n)}
+			}
 		}
 		if p.IdleTimeout < 0 && p.IdleTimeout != NoTimeout {
 			return &OptionError{"WithPool.IdleTimeout", fmt.Errorf("negative duration %v", p.IdleTimeout)}
@@ -459,7 +483,8 @@ type bodySpec struct {
 	encode      func() ([]byte, error)
 }
 
-// JSON sends v encoded as JSON, with Content-Type application/json. The
+// JSON sends v encoded as JSON, with Content-Type application/json (which
+// replaces a session default; a Content-Type given for the request wins). The
 // encoding happens before the request is sent, so an encoding error fails the
 // request without sending anything.
 func JSON(v any) RequestOption {
@@ -471,7 +496,7 @@ func JSON(v any) RequestOption {
 }
 
 // Form sends values URL-encoded, with Content-Type
-// application/x-www-form-urlencoded.
+// application/x-www-form-urlencoded (set as [JSON] sets its own).
 func Form(values url.Values) RequestOption {
 	return requestOption(func(r *requestConfig) error {
 		return r.setBody(bodySpec{contentType: "application/x-www-form-urlencoded", bytes: []byte(values.Encode())})

@@ -1,6 +1,7 @@
 package courier
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -38,6 +39,9 @@ func (r *redirector) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		target, err := req.URL.Parse(loc)
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err // its text quotes the Location, secrets and all
+		}
 		if err != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
 			drainClose(resp.Body)
 			if err == nil {
@@ -83,8 +87,9 @@ func (r *redirector) nextRequest(orig, prev *http.Request, resp *http.Response, 
 		}
 		keepBody = false
 	case http.StatusMovedPermanently, http.StatusFound:
-		// What browsers and net/http do: POST becomes GET; other methods
-		// stay as they are.
+		// What browsers do (the Fetch standard): POST becomes GET; other
+		// methods stay as they are, with their bodies. (net/http turns
+		// every method but GET and HEAD into GET here.)
 		if method == http.MethodPost {
 			method = http.MethodGet
 			keepBody = false

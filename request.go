@@ -96,7 +96,10 @@ func (s *Session) resolve(path string, reqQuery []queryParam) (*url.URL, error) 
 			if err := checkAbsolute(ref); err != nil {
 				return nil, err
 			}
-			u = ref
+			// The URL's own query is the request path's: it goes after the
+			// session's parameters, as the Query option documents.
+			u, pathQuery = ref, ref.RawQuery
+			u.RawQuery = ""
 		case ref.Host != "" || strings.HasPrefix(path, "//"):
 			return nil, errors.New("path starting with // is ambiguous: give a full URL with a scheme")
 		case s.cfg.baseURL == nil:
@@ -268,8 +271,24 @@ func (s *Session) newRequest(ctx context.Context, method, path string, rc *reque
 		if err := setBody(req, &rc.body); err != nil {
 			return nil, err
 		}
+		// The body's type (JSON, Form) replaces a session default; only the
+		// request's own Header, AddHeader or RemoveHeader changes it.
+		if ct := rc.body.contentType; ct != "" && !rc.setsHeader("Content-Type") {
+			req.Header["Content-Type"] = []string{ct}
+		}
 	}
 	return req, nil
+}
+
+// setsHeader reports whether the request's options touch header k
+// (canonical).
+func (r *requestConfig) setsHeader(k string) bool {
+	for _, op := range r.headerOps {
+		if http.CanonicalHeaderKey(op.key) == k {
+			return true
+		}
+	}
+	return false
 }
 
 // requestHeader builds the request's header: session defaults, then the
@@ -326,9 +345,6 @@ func setBody(req *http.Request, b *bodySpec) error {
 		}
 		b.bytes = data
 	}
-	if b.contentType != "" && req.Header.Get("Content-Type") == "" {
-		req.Header["Content-Type"] = []string{b.contentType}
-	}
 	if b.reader == nil {
 		data := b.bytes
 		req.ContentLength = int64(len(data))
@@ -345,46 +361,53 @@ func setBody(req *http.Request, b *bodySpec) error {
 		data := r.Bytes()
 		r.Reset()
 		return setBody(req, &bodySpec{bytes: data})
-	case *bytes.Reader, *strings.Reader:
-		sk := r.(io.ReadSeeker)
-		return setSeekerBody(req, sk, int64(r.(interface{ Len() int }).Len()))
 	case io.ReadSeeker:
-		return setSeekerBody(req, r, -1)
+		// A reader that cannot seek after all (an *os.File on a pipe) is
+		// sent once, like any other reader.
+		if start, err := r.Seek(0, io.SeekCurrent); err == nil {
+			return setSeekerBody(req, r, start)
+		}
 	}
 	req.Body = io.NopCloser(b.reader)
 	req.ContentLength = -1
 	return nil
 }
 
-// setSeekerBody makes a body that rewinds to where the reader stands now.
-func setSeekerBody(req *http.Request, r io.ReadSeeker, size int64) error {
-	start, err := r.Seek(0, io.SeekCurrent)
+// setSeekerBody makes a replayable body of what r holds from start on.
+//
+// When r is also an io.ReaderAt (*strings.Reader, *bytes.Reader, *os.File),
+// each body, the first and every replay, is its own section reader: a
+// replay never moves a body that the transport may still be reading (it
+// keeps writing after an early response such as a 307), and a file that
+// grows meanwhile still sends the length it had.
+func setSeekerBody(req *http.Request, r io.ReadSeeker, start int64) error {
+	end, err := r.Seek(0, io.SeekEnd)
+	if err == nil {
+		_, err = r.Seek(start, io.SeekStart)
+	}
 	if err != nil {
 		return fmt.Errorf("body: %w", err)
 	}
-	if size < 0 {
-		end, err := r.Seek(0, io.SeekEnd)
-		if err == nil {
-			size = end - start
-			_, err = r.Seek(start, io.SeekStart)
-		}
-		if err != nil {
-			return fmt.Errorf("body: %w", err)
-		}
-	}
+	size := max(end-start, 0)
 	req.ContentLength = size
 	if size == 0 {
-		req.ContentLength = 0
 		req.Body = http.NoBody
 		req.GetBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
 		return nil
 	}
-	req.Body = io.NopCloser(r)
+	if ra, ok := r.(io.ReaderAt); ok {
+		req.Body = io.NopCloser(io.NewSectionReader(ra, start, size))
+		req.GetBody = func() (io.ReadCloser, error) {
+			return io.NopCloser(io.NewSectionReader(ra, start, size)), nil
+		}
+		return nil
+	}
+	req.Body = io.NopCloser(io.LimitReader(r, size))
 	req.GetBody = func() (io.ReadCloser, error) {
 		if _, err := r.Seek(start, io.SeekStart); err != nil {
 			return nil, err
 		}
-		return io.NopCloser(r), nil
+		return io.NopCloser(io.LimitReader(r, size)), nil
 	}
 	return nil
 }

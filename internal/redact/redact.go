@@ -44,9 +44,14 @@ var secretWords = []string{
 }
 
 // IsSecretKey reports whether a query parameter or field named key carries a
-// secret.
+// secret. camelCase names count as snake_case ones: accessToken is
+// access_token.
 func IsSecretKey(key string) bool {
-	k := strings.ToLower(strings.ReplaceAll(key, "-", "_"))
+	lower := strings.ToLower(strings.ReplaceAll(key, "-", "_"))
+	return matchesSecret(lower) || matchesSecret(snakeCase(key))
+}
+
+func matchesSecret(k string) bool {
 	for _, w := range secretWords {
 		if k == w || strings.HasSuffix(k, "_"+w) {
 			return true
@@ -55,14 +60,37 @@ func IsSecretKey(key string) bool {
 	return false
 }
 
+// snakeCase lower-cases key with '_' at each lower-to-upper case step and in
+// place of '-': accessToken and Access-Token give access_token.
+func snakeCase(key string) string {
+	var b strings.Builder
+	var prev byte
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		switch {
+		case c == '-':
+			c = '_'
+		case 'A' <= c && c <= 'Z':
+			if 'a' <= prev && prev <= 'z' || '0' <= prev && prev <= '9' {
+				b.WriteByte('_')
+			}
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+		prev = key[i]
+	}
+	return b.String()
+}
+
 // URL returns u as a string with its password and the values of secret query
-// parameters replaced by [Mask]. The user name is kept, since it identifies
-// without authenticating. A nil URL gives "".
+// parameters replaced by [Mask], in the query and in a fragment written like
+// one (an OAuth implicit grant's #access_token=...). The user name is kept,
+// since it identifies without authenticating. A nil URL gives "".
 func URL(u *url.URL) string {
 	if u == nil {
 		return ""
 	}
-	if u.User == nil && u.RawQuery == "" {
+	if u.User == nil && u.RawQuery == "" && u.Fragment == "" {
 		return u.String()
 	}
 	v := *u
@@ -70,22 +98,50 @@ func URL(u *url.URL) string {
 		v.User = url.UserPassword(v.User.Username(), Mask)
 	}
 	v.RawQuery = Query(v.RawQuery)
+	if v.Fragment != "" {
+		if f := v.EscapedFragment(); Query(f) != f {
+			v.RawFragment = Query(f)
+			v.Fragment, _ = url.PathUnescape(v.RawFragment)
+		}
+	}
 	return v.String()
 }
 
 // String parses raw as a URL and redacts it as [URL] does. Text that does not
-// parse is returned whole only when it cannot hold a secret the parser would
+// parse is returned (with control characters escaped, so that it cannot
+// forge a line of a log) only when it cannot hold a secret the parser would
 // have found; otherwise a placeholder is returned.
 func String(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
-		if strings.ContainsAny(raw, "@?") {
+		if strings.ContainsAny(raw, "@?#") {
 			return "<unparsable URL>"
 		}
-		return raw
+		return escapeControls(raw)
 	}
 	return URL(u)
 }
+
+// escapeControls percent-encodes ASCII control characters.
+func escapeControls(s string) string {
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			const hex = "0123456789ABCDEF"
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&0xf])
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // Query redacts the values of secret keys in a raw query string, keeping the
 // order and encoding of everything else.
