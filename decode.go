@@ -86,10 +86,24 @@ type decodedBody struct {
 	src     *sourceReader
 	body    io.ReadCloser
 	closers []io.Closer
+	srcDone bool
 }
+
+// maxTrailing bounds what is read after the end of a compressed stream to
+// reach the end of the body.
+const maxTrailing = 4 << 10
 
 func (d *decodedBody) Read(p []byte) (int, error) {
 	n, err := d.r.Read(p)
+	if err == io.EOF && !d.srcDone {
+		// The compressed stream ended, but the body may not have: a zlib
+		// or raw deflate reader stops at its checksum, before the last
+		// chunk of a chunked body. Read the body to its end so that the
+		// connection goes back to the pool before the request's context
+		// is released (which would close a connection still mid-body).
+		d.srcDone = true
+		io.CopyN(io.Discard, d.src, maxTrailing)
+	}
 	if err != nil && err != io.EOF {
 		if d.src.err != nil {
 			return n, d.src.err // the connection failed, not the decoder
@@ -102,9 +116,16 @@ func (d *decodedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Close releases the decoders and closes the body after draining a bounded
+// amount of what is left of it, still compressed: cheaper than decoding it,
+// and the connection can be reused.
 func (d *decodedBody) Close() error {
 	for _, c := range d.closers {
 		c.Close()
+	}
+	if !d.srcDone {
+		d.srcDone = true
+		io.CopyN(io.Discard, d.body, maxDrain)
 	}
 	return d.body.Close()
 }
@@ -148,10 +169,17 @@ func (d *lazyDecoder) start() error {
 		} else {
 			err = gz.Reset(d.src)
 		}
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
+		if err == io.EOF {
+			// An empty body: nothing to decode (net/http's transparent
+			// gzip reads it as empty too; some servers label empty
+			// bodies gzip).
+			if gz != nil {
+				gzipPool.Put(gz)
 			}
+			d.r = eofReader{}
+			return nil
+		}
+		if err != nil {
 			return &decodeError{fmt.Errorf("gzip: %w", err)}
 		}
 		d.gz, d.r = gz, gz
@@ -160,6 +188,10 @@ func (d *lazyDecoder) start() error {
 		// deflate (RFC 1951); the zlib header tells them apart.
 		br := bufio.NewReaderSize(d.src, 512)
 		hdr, err := br.Peek(2)
+		if err == io.EOF && len(hdr) == 0 {
+			d.r = eofReader{} // an empty body
+			return nil
+		}
 		if err != nil {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
@@ -190,3 +222,7 @@ func (d *lazyDecoder) Close() error {
 	}
 	return nil
 }
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }

@@ -87,14 +87,20 @@ type Error struct {
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("courier: ")
+	// What was attempted, as far as it is known: the RoundTripper path
+	// leaves the method and URL to *url.Error.
+	var head []string
 	if e.Op != "" && e.Op != "request" {
-		b.WriteString(e.Op + " ")
+		head = append(head, e.Op)
 	}
-	b.WriteString(e.Method)
-	if e.URL != "" {
-		b.WriteString(" " + e.URL)
+	for _, s := range []string{e.Method, e.URL} {
+		if s != "" {
+			head = append(head, s)
+		}
 	}
-	b.WriteString(": ")
+	if len(head) > 0 {
+		b.WriteString(strings.Join(head, " ") + ": ")
+	}
 	cause := ""
 	if e.Err != nil && e.Err != e.Kind {
 		cause = strings.TrimPrefix(e.Err.Error(), "courier: ")
@@ -120,10 +126,14 @@ func kindText(kind error) string {
 }
 
 // Unwrap returns the kind and the cause, so that errors.Is and errors.As see
-// both.
+// both. For a timeout it adds context.DeadlineExceeded, which some of the
+// standard library's timeouts (HTTP/2's response header timeout) lack.
 func (e *Error) Unwrap() []error {
-	if e.Kind == nil {
+	switch {
+	case e.Kind == nil:
 		return []error{e.Err}
+	case errors.Is(e.Kind, ErrTimeout):
+		return []error{e.Kind, e.Err, context.DeadlineExceeded}
 	}
 	return []error{e.Kind, e.Err}
 }
@@ -274,11 +284,11 @@ func (e *OptionError) Unwrap() error { return e.Err }
 // CloseError is returned by [Session.Close] when its context ended before
 // every request had finished, or when streamed bodies were never closed.
 type CloseError struct {
-	// InFlight is how many requests had not finished, counting open
-	// streamed bodies.
+	// InFlight is how many requests had not finished. A streamed body
+	// keeps its request in flight until it is closed or read to its end.
 	InFlight int
-	// Unclosed is how many of those were streamed response bodies the
-	// caller had not closed.
+	// Unclosed is how many streamed response bodies the caller had not
+	// closed, whether or not they were read to their end.
 	Unclosed int
 	// Sites lists where each unclosed body was opened, one stack per body,
 	// when the session was created with WithLeakTracking(true).
@@ -333,9 +343,9 @@ type decodeError struct{ err error }
 func (e *decodeError) Error() string { return "content decoding: " + e.err.Error() }
 func (e *decodeError) Unwrap() error { return e.err }
 
-// classify returns the kind of a failure. ctx is the request's context: when
-// it is done, its cause decides (the transport's own text for a cancellation
-// varies between Go versions and HTTP/1 and HTTP/2).
+// classify returns the kind of a failure. ctx is the request's context:
+// when it ended early, its cause decides (the transport's own text for a
+// cancellation varies between Go versions and HTTP/1 and HTTP/2).
 func classify(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
@@ -349,17 +359,11 @@ func classify(ctx context.Context, err error) error {
 			return k
 		}
 	}
-	if ctx != nil && ctx.Err() != nil {
-		if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+	if cause := ctxFailure(ctx); cause != nil {
+		if errors.Is(cause, context.DeadlineExceeded) {
 			return ErrTimeout
 		}
 		return ErrCanceled
-	}
-	if errors.Is(err, context.Canceled) {
-		return ErrCanceled
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return ErrTimeout
 	}
 	var de *decodeError
 	if errors.As(err, &de) {
@@ -378,6 +382,8 @@ func classify(ctx context.Context, err error) error {
 		}
 		return ErrTLS
 	}
+	// Before the generic timeout checks: a dial timeout matches
+	// context.DeadlineExceeded too, and it is a failure to connect.
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && (opErr.Op == "dial" || opErr.Op == "proxyconnect") {
 		if opErr.Timeout() {
@@ -385,7 +391,10 @@ func classify(ctx context.Context, err error) error {
 		}
 		return ErrConnect
 	}
-	if isTimeout(err) {
+	if errors.Is(err, context.Canceled) {
+		return ErrCanceled
+	}
+	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
 		return ErrTimeout
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
@@ -396,7 +405,37 @@ func classify(ctx context.Context, err error) error {
 	if opErr != nil && (opErr.Op == "read" || opErr.Op == "write") {
 		return ErrConnLost
 	}
+	var se h2StreamError
+	if errors.As(err, &se) {
+		return ErrConnLost
+	}
 	return nil
+}
+
+// ctxFailure returns why ctx ended early, or nil. For a request's own
+// context, a call that finished normally is not a failure.
+func ctxFailure(ctx context.Context) error {
+	if c, ok := ctx.(*call); ok {
+		return c.failure()
+	}
+	if ctx != nil && ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return nil
+}
+
+// h2StreamError has the fields of net/http's HTTP/2 stream error (a
+// RST_STREAM from the server, or a stream the transport reset), which
+// converts itself by field names for errors.As, as it does for
+// golang.org/x/net/http2.StreamError.
+type h2StreamError struct {
+	StreamID uint32
+	Code     uint32
+	Cause    error
+}
+
+func (e h2StreamError) Error() string {
+	return fmt.Sprintf("http2 stream %d reset, code %d", e.StreamID, e.Code)
 }
 
 func isTimeout(err error) bool {

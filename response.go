@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -231,7 +232,7 @@ func (s *Session) Do(ctx context.Context, method, path string, opts ...RequestOp
 	ok := rc.anyStatus || (resp.StatusCode >= 200 && resp.StatusCode < 300) || slices.Contains(rc.expect, resp.StatusCode)
 	if ok && rc.stream {
 		c.streaming()
-		r.stream = s.track(c, resp.Body)
+		r.stream = s.track(c, r.Request, resp.Body)
 		if rc.into != nil {
 			return r, r.Decode(rc.into)
 		}
@@ -241,7 +242,7 @@ func (s *Session) Do(ctx context.Context, method, path string, opts ...RequestOp
 	if !ok {
 		limit = min(limit, MaxErrorBodySize)
 	}
-	r.body, err = readBody(resp, limit, ok)
+	r.body, err = readBody(resp, limit, ok, c.drainClose)
 	c.finish()
 	if err != nil {
 		if errors.Is(err, ErrBodyTooLarge) {
@@ -269,28 +270,48 @@ func (s *Session) Do(ctx context.Context, method, path string, opts ...RequestOp
 	return r, nil
 }
 
-// readBody reads the body up to limit. When failOver is false (an error
-// body), a longer body is cut at the limit without an error.
-func readBody(resp *http.Response, limit int64, failOver bool) ([]byte, error) {
-	defer drainClose(resp.Body)
+// readBody reads the body up to limit and closes it. When failOver is false
+// (an error body), a longer body is cut at the limit without an error. A
+// body not read to its end is closed with drain.
+func readBody(resp *http.Response, limit int64, failOver bool, drain func(io.ReadCloser) error) ([]byte, error) {
 	if resp.ContentLength == 0 || resp.Body == nil || resp.Body == http.NoBody {
+		drainClose(resp.Body)
 		return nil, nil
 	}
+	eof := false
+	defer func() {
+		if eof {
+			resp.Body.Close()
+		} else {
+			drain(resp.Body)
+		}
+	}()
 	if failOver && resp.ContentLength > limit {
 		return nil, fmt.Errorf("%w: Content-Length %d exceeds the limit of %d bytes", ErrBodyTooLarge, resp.ContentLength, limit)
+	}
+	// Reading stops at limit+1 bytes: one more than allowed tells "too
+	// large" from "exactly the limit".
+	stop := limit + 1
+	if stop <= 0 {
+		stop = math.MaxInt64
 	}
 	var buf []byte
 	if resp.ContentLength > 0 && resp.ContentLength <= limit {
 		buf = make([]byte, 0, resp.ContentLength+1) // +1: room to see EOF
 	} else {
-		buf = make([]byte, 0, min(limit+1, 512))
+		buf = make([]byte, 0, min(stop, 512))
 	}
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			// Double, but never past stop: append's growth would
+			// allocate several times the limit on the way to it (a gzip
+			// bomb gets there every time).
+			grown := make([]byte, len(buf), min(int64(2*cap(buf)), stop))
+			copy(grown, buf)
+			buf = grown
 		}
 		room := buf[len(buf):cap(buf)]
-		if over := int64(len(buf)) + int64(len(room)) - (limit + 1); over > 0 {
+		if over := int64(len(buf)) + int64(len(room)) - stop; over > 0 {
 			room = room[:int64(len(room))-over]
 		}
 		n, err := resp.Body.Read(room)
@@ -302,6 +323,7 @@ func readBody(resp *http.Response, limit int64, failOver bool) ([]byte, error) {
 			return buf[:limit], nil
 		}
 		if err == io.EOF {
+			eof = true
 			return buf, nil
 		}
 		if err != nil {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/courierhttp/courier/internal/redact"
 )
 
 // Version is courier's version, sent in the default User-Agent.
@@ -123,6 +125,16 @@ func (s *Session) begin() bool {
 func (s *Session) end() {
 	if s.state.Add(-1) == closedBit {
 		s.drainOnce.Do(func() { close(s.drained) })
+		// The last request of a closed session: its connection went back
+		// to the pool, maybe after Close closed the idle ones (when its
+		// ctx ended first), and would stay open until the idle timeout.
+		s.closeIdle()
+	}
+}
+
+func (s *Session) closeIdle() {
+	if ci, ok := s.base.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
 	}
 }
 
@@ -157,9 +169,7 @@ func (s *Session) Close(ctx context.Context) error {
 		})
 		err = ce
 	}
-	if ci, ok := s.base.(interface{ CloseIdleConnections() }); ok {
-		ci.CloseIdleConnections()
-	}
+	s.closeIdle()
 	return err
 }
 
@@ -242,6 +252,10 @@ func (c *call) progress() {
 	}
 }
 
+// errCallDone is the cancel cause of a call that finished: its context is
+// released, and that is no failure.
+var errCallDone = errors.New("courier: request finished")
+
 // finish releases the call: its timer, its context, its in-flight slot.
 func (c *call) finish() {
 	if !c.finished.CompareAndSwap(false, true) {
@@ -250,19 +264,30 @@ func (c *call) finish() {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
-	c.cancel(context.Canceled)
+	c.cancel(errCallDone)
 	c.s.end()
 }
 
+// failure returns why the call's context ended before the call finished
+// (the caller canceled, a deadline or one of the session's timers passed),
+// or nil while it runs or once it finished normally. The first cause wins,
+// so a timeout that fired before finish is still reported after it.
+func (c *call) failure() error {
+	if c.Err() == nil {
+		return nil
+	}
+	if cause := context.Cause(c); cause != errCallDone {
+		return cause
+	}
+	return nil
+}
+
 // wrapErr gives a failure of the stack its kind, keeping the cause. When the
-// call's context is done its cause is the truth, whatever text the transport
-// chose for the cancellation.
+// call's context ended early its cause is the truth, whatever text the
+// transport chose for the cancellation.
 func (c *call) wrapErr(err error) error {
-	if c.Err() != nil {
-		cause := context.Cause(c)
-		if !errors.Is(err, cause) {
-			err = cause
-		}
+	if cause := c.failure(); cause != nil && !errors.Is(err, cause) {
+		err = cause
 	}
 	return err
 }
@@ -277,6 +302,10 @@ func (c *call) exchange(req *http.Request) (*http.Response, error) {
 		if len(v) == 1 && v[0] == "" {
 			delete(req.Header, "Accept-Encoding")
 		}
+	} else if req.Header.Get("Range") != "" {
+		// As net/http does: a range of a compressed representation
+		// cannot be decoded on its own, so ask for none.
+		decode = false
 	} else {
 		req.Header["Accept-Encoding"] = []string{acceptEncoding}
 	}
@@ -290,7 +319,7 @@ func (c *call) exchange(req *http.Request) (*http.Response, error) {
 	}
 	if decode && req.Method != http.MethodHead {
 		if err := decodeBody(resp); err != nil {
-			drainClose(resp.Body)
+			c.drainClose(resp.Body)
 			c.finish()
 			return nil, err
 		}
@@ -319,7 +348,7 @@ func (s *Session) roundTripStream(req *http.Request) (*http.Response, error) {
 		return nil, kindError(classify(c, err), err)
 	}
 	c.streaming()
-	resp.Body = s.track(c, resp.Body)
+	resp.Body = s.track(c, r2, resp.Body)
 	return resp, nil
 }
 
@@ -341,13 +370,22 @@ func closeRequestBody(req *http.Request) {
 // trackedBody is a streamed body: it restarts the idle timer on each read
 // and finishes the call on EOF or Close.
 type trackedBody struct {
-	rc     io.ReadCloser
-	c      *call
+	rc  io.ReadCloser
+	c   *call
+	req *http.Request // for errors: method and URL
+	// mu is held by Read, so that Close, which drains and closes rc,
+	// never does so under a Read in progress (decoders are not safe for
+	// that).
+	mu     sync.Mutex
 	closed atomic.Bool
 }
 
-func (s *Session) track(c *call, rc io.ReadCloser) io.ReadCloser {
-	b := &trackedBody{rc: rc, c: c}
+// errBodyClosed is returned by a Read after Close, or by one that Close
+// ended, as net/http does.
+var errBodyClosed = errors.New("courier: read on closed response body")
+
+func (s *Session) track(c *call, req *http.Request, rc io.ReadCloser) io.ReadCloser {
+	b := &trackedBody{rc: rc, c: c, req: req}
 	s.open.Add(1)
 	if s.cfg.leakTracking {
 		s.sites.Store(b, callerSite())
@@ -356,7 +394,15 @@ func (s *Session) track(c *call, rc io.ReadCloser) io.ReadCloser {
 }
 
 func (b *trackedBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed.Load() {
+		return 0, errBodyClosed
+	}
 	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF && b.closed.Load() {
+		return n, errBodyClosed // Close ended this Read
+	}
 	if err == nil {
 		b.c.progress()
 		return n, nil
@@ -367,20 +413,30 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 		b.c.finish()
 	} else {
 		err = b.c.wrapErr(err)
-		if kind := classify(b.c, err); kind != nil {
-			err = kindError(kind, err)
+		if kind := classify(b.c, err); kind != nil && !errors.Is(err, kind) {
+			err = &Error{Op: "read", Method: b.req.Method, URL: redact.URL(b.req.URL),
+				Attempts: max(b.c.attempts, 1), Redirects: b.c.redirects, Kind: kind, Err: err}
 		}
 	}
 	return n, err
 }
 
 // Close closes the body after draining a bounded amount of what is left, so
-// that the connection can be reused.
+// that the connection can be reused. Closing a body from another goroutine
+// to end a Read in progress works, as with net/http.
 func (b *trackedBody) Close() error {
 	if !b.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	err := drainClose(b.rc)
+	if !b.mu.TryLock() {
+		// A Read is in progress. End the call's context, which ends the
+		// Read (and gives up the connection), then close once it has
+		// returned.
+		b.c.cancel(errCallDone)
+		b.mu.Lock()
+	}
+	defer b.mu.Unlock()
+	err := b.c.drainClose(b.rc)
 	b.c.s.open.Add(-1)
 	if b.c.s.cfg.leakTracking {
 		b.c.s.sites.Delete(b)
@@ -392,6 +448,24 @@ func (b *trackedBody) Close() error {
 // maxDrain bounds what is read from an unwanted body so its connection can
 // be reused; beyond it, closing the connection is cheaper.
 const maxDrain = 256 << 10
+
+// maxDrainWait bounds how long draining waits for the rest of a body to
+// arrive. A server that stalls would otherwise hold the caller (closing a
+// streamed body, or a request whose body passed its cap) until a timeout;
+// past it, closing the connection is cheaper.
+const maxDrainWait = 100 * time.Millisecond
+
+// drainClose drains and closes a body of this call within maxDrainWait:
+// then the call's context ends, as if it had finished, which aborts the
+// read and closes the connection.
+func (c *call) drainClose(rc io.ReadCloser) error {
+	if c.finished.Load() || rc == nil || rc == http.NoBody {
+		return drainClose(rc)
+	}
+	t := time.AfterFunc(maxDrainWait, func() { c.cancel(errCallDone) })
+	defer t.Stop()
+	return drainClose(rc)
+}
 
 func drainClose(rc io.ReadCloser) error {
 	if rc == nil {

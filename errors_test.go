@@ -1,0 +1,247 @@
+package courier_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/courierhttp/courier"
+)
+
+func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2015, time.October, 21, 7, 26, 30, 0, time.UTC)
+	const maxDuration = time.Duration(math.MaxInt64)
+	tests := []struct {
+		in     string
+		want   time.Duration
+		wantOK bool
+	}{
+		{"2", 2 * time.Second, true},
+		{"0", 0, true},
+		{" 3 ", 3 * time.Second, true},
+		{"120", 2 * time.Minute, true},
+		{"007", 7 * time.Second, true},
+		{"-1", 0, false},
+		{"+1", 0, false},
+		{"1.5", 0, false},
+		{"1e3", 0, false},
+		{"0x10", 0, false},
+		{"3s", 0, false},
+		{"garbage", 0, false},
+		{"", 0, false},
+		{"   ", 0, false},
+		{"9223372036", 9223372036 * time.Second, true},
+		{"9223372037", maxDuration, true},
+		{"99999999999999999999", maxDuration, true},
+		{"Wed, 21 Oct 2015 07:28:00 GMT", 90 * time.Second, true},     // IMF-fixdate
+		{"Wednesday, 21-Oct-15 07:28:00 GMT", 90 * time.Second, true}, // RFC 850
+		{"Wed Oct 21 07:28:00 2015", 90 * time.Second, true},          // asctime
+		{"Wed, 21 Oct 2015 07:00:00 GMT", 0, true},                    // in the past
+		{"Wed, 21 Oct 2015 07:26:30 GMT", 0, true},                    // now
+		{"Wed, 21 Oct 2015 07:28:00 +0000", 0, false},                 // not an HTTP-date
+		{"2015-10-21T07:28:00Z", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := courier.ParseRetryAfter(tt.in, now)
+		if got != tt.want || ok != tt.wantOK {
+			t.Errorf("ParseRetryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.wantOK)
+		}
+	}
+}
+
+func FuzzParseRetryAfter(f *testing.F) {
+	for _, s := range []string{"2", "0", "-1", "1.5", "garbage", "", "99999999999999999999",
+		"Wed, 21 Oct 2015 07:28:00 GMT", "Wednesday, 21-Oct-15 07:28:00 GMT", "Wed Oct 21 07:28:00 2015"} {
+		f.Add(s, int64(1445412390))
+	}
+	f.Add("Fri, 31 Dec 9999 23:59:59 GMT", int64(math.MinInt64))
+	f.Fuzz(func(t *testing.T, v string, unix int64) {
+		d, ok := courier.ParseRetryAfter(v, time.Unix(unix, 0))
+		if d < 0 {
+			t.Errorf("ParseRetryAfter(%q) = %v, want no negative duration", v, d)
+		}
+		if !ok && d != 0 {
+			t.Errorf("ParseRetryAfter(%q) = %v, false; want 0 when not ok", v, d)
+		}
+	})
+}
+
+func TestStatusErrorRetryAfterWithoutReceived(t *testing.T) {
+	t.Parallel()
+	se := &courier.StatusError{StatusCode: 503, Header: http.Header{"Retry-After": {"7"}}}
+	if d, ok := se.RetryAfter(); d != 7*time.Second || !ok {
+		t.Errorf("RetryAfter() = %v, %v; want 7s, true", d, ok)
+	}
+	se = &courier.StatusError{StatusCode: 503, Header: http.Header{}}
+	if d, ok := se.RetryAfter(); d != 0 || ok {
+		t.Errorf("RetryAfter() without the header = %v, %v; want 0, false", d, ok)
+	}
+}
+
+func TestStatusErrorTemporary(t *testing.T) {
+	t.Parallel()
+	for code, want := range map[int]bool{
+		408: true, 425: true, 429: true, 500: true, 502: true, 503: true, 504: true,
+		400: false, 401: false, 403: false, 404: false, 409: false, 422: false, 501: false, 505: false,
+	} {
+		se := &courier.StatusError{StatusCode: code}
+		if got := se.Temporary(); got != want {
+			t.Errorf("StatusError{%d}.Temporary() = %v, want %v", code, got, want)
+		}
+	}
+}
+
+func TestHasStatus(t *testing.T) {
+	t.Parallel()
+	se := &courier.StatusError{StatusCode: 404}
+	tests := []struct {
+		name  string
+		err   error
+		codes []int
+		want  bool
+	}{
+		{"nil", nil, nil, false},
+		{"other error", io.EOF, nil, false},
+		{"any status", se, nil, true},
+		{"matching", se, []int{404}, true},
+		{"one of", se, []int{400, 404}, true},
+		{"not matching", se, []int{500}, false},
+		{"wrapped", fmt.Errorf("get user: %w", se), []int{404}, true},
+	}
+	for _, tt := range tests {
+		if got := courier.HasStatus(tt.err, tt.codes...); got != tt.want {
+			t.Errorf("HasStatus(%s, %v) = %v, want %v", tt.name, tt.codes, got, tt.want)
+		}
+	}
+}
+
+func TestStatusErrorMessageHasNoBody(t *testing.T) {
+	t.Parallel()
+	se := &courier.StatusError{
+		Method: "GET", URL: "https://api.example.com/x?token=REDACTED", StatusCode: 500,
+		Status: "500 Internal Server Error", Body: []byte("secret-body-" + secretCanary), Attempts: 3,
+	}
+	if msg := se.Error(); strings.Contains(msg, secretCanary) || !strings.Contains(msg, "500 Internal Server Error") {
+		t.Errorf("Error() = %q, want the status and no body", msg)
+	}
+}
+
+func TestCloseErrorUnwrap(t *testing.T) {
+	t.Parallel()
+	ce := &courier.CloseError{InFlight: 1, Err: context.DeadlineExceeded}
+	if !errors.Is(ce, context.DeadlineExceeded) {
+		t.Errorf("errors.Is(CloseError, DeadlineExceeded) = false")
+	}
+	if errors.Is(&courier.CloseError{Unclosed: 1}, context.DeadlineExceeded) {
+		t.Errorf("errors.Is(CloseError without Err, DeadlineExceeded) = true")
+	}
+}
+
+// TestClassify runs the classifier over the errors the standard library
+// produces, one by one. The failure tests reach most of them for real; this
+// table covers the ones a loopback server cannot produce on demand.
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	dial := func(err error) error { return &net.OpError{Op: "dial", Net: "tcp", Err: err} }
+	read := func(err error) error { return &net.OpError{Op: "read", Net: "tcp", Err: err} }
+	tests := []struct {
+		name string
+		err  error
+		want []error // every kind errors.Is must find in the result
+		not  []error
+	}{
+		{"nil", nil, nil, nil},
+		{"unknown", errors.New("something else"), nil, nil},
+		{"refused", dial(os.NewSyscallError("connect", syscall.ECONNREFUSED)), []error{courier.ErrConnect}, []error{courier.ErrTimeout}},
+		{"unreachable", dial(os.NewSyscallError("connect", syscall.ENETUNREACH)), []error{courier.ErrConnect}, nil},
+		{"dial timeout", dial(os.ErrDeadlineExceeded), []error{courier.ErrConnect, courier.ErrTimeout}, nil},
+		{"proxyconnect", &net.OpError{Op: "proxyconnect", Err: syscall.ECONNREFUSED}, []error{courier.ErrConnect}, nil},
+		{"DNS not found", &net.DNSError{Err: "no such host", Name: "x.invalid", IsNotFound: true}, []error{courier.ErrDNS}, []error{courier.ErrConnect}},
+		{"DNS timeout", &net.DNSError{Err: "i/o timeout", Name: "x.example", IsTimeout: true}, []error{courier.ErrConnect, courier.ErrTimeout}, nil},
+		{"DNS in a dial", dial(&net.DNSError{Err: "no such host", IsNotFound: true}), []error{courier.ErrDNS}, nil},
+		{"unknown authority", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, []error{courier.ErrTLS}, nil},
+		{"hostname", x509.HostnameError{Certificate: &x509.Certificate{}, Host: "x"}, []error{courier.ErrTLS}, nil},
+		{"expired", x509.CertificateInvalidError{Reason: x509.Expired}, []error{courier.ErrTLS}, nil},
+		{"record header", tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, []error{courier.ErrTLS}, []error{courier.ErrConnLost}},
+		{"alert", tls.AlertError(70), []error{courier.ErrTLS}, nil},
+		{"unexpected EOF", io.ErrUnexpectedEOF, []error{courier.ErrConnLost}, nil},
+		{"EOF", fmt.Errorf("read: %w", io.EOF), []error{courier.ErrConnLost}, nil},
+		{"reset", read(os.NewSyscallError("read", syscall.ECONNRESET)), []error{courier.ErrConnLost}, nil},
+		{"broken pipe", &net.OpError{Op: "write", Err: os.NewSyscallError("write", syscall.EPIPE)}, []error{courier.ErrConnLost}, nil},
+		{"closed", net.ErrClosed, []error{courier.ErrConnLost}, nil},
+		{"read error", read(errors.New("odd")), []error{courier.ErrConnLost}, nil},
+		{"read timeout", read(os.ErrDeadlineExceeded), []error{courier.ErrTimeout}, []error{courier.ErrConnLost, courier.ErrConnect}},
+		{"canceled", context.Canceled, []error{courier.ErrCanceled}, nil},
+		{"deadline", context.DeadlineExceeded, []error{courier.ErrTimeout}, nil},
+		{"url.Error timeout", &url.Error{Op: "Get", URL: "x", Err: context.DeadlineExceeded}, []error{courier.ErrTimeout}, nil},
+		{"kind already given", fmt.Errorf("limit: %w", courier.ErrBodyTooLarge), []error{courier.ErrBodyTooLarge}, nil},
+		{"redirects", &courier.Error{Kind: courier.ErrTooManyRedirects, Err: errors.New("stopped")}, []error{courier.ErrTooManyRedirects}, nil},
+	}
+	for _, tt := range tests {
+		got := courier.Classify(context.Background(), tt.err)
+		if len(tt.want) == 0 && got != nil {
+			t.Errorf("classify(%s: %v) = %v, want no kind", tt.name, tt.err, got)
+		}
+		for _, w := range tt.want {
+			if !errors.Is(got, w) {
+				t.Errorf("classify(%s: %v) = %v, want %v", tt.name, tt.err, got, w)
+			}
+		}
+		for _, n := range tt.not {
+			if errors.Is(got, n) {
+				t.Errorf("classify(%s: %v) = %v, want not %v", tt.name, tt.err, got, n)
+			}
+		}
+	}
+}
+
+// When the request's context has ended, its cause decides, whatever error
+// the transport chose to report.
+func TestClassifyByContext(t *testing.T) {
+	t.Parallel()
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel2()
+	errUnknown := errors.New("net/http: request canceled")
+	if got := courier.Classify(canceled, errUnknown); got != courier.ErrCanceled {
+		t.Errorf("classify(canceled ctx, %v) = %v, want ErrCanceled", errUnknown, got)
+	}
+	if got := courier.Classify(expired, errUnknown); got != courier.ErrTimeout {
+		t.Errorf("classify(expired ctx, %v) = %v, want ErrTimeout", errUnknown, got)
+	}
+	if got := courier.Classify(canceled, io.ErrUnexpectedEOF); got != courier.ErrCanceled {
+		t.Errorf("classify(canceled ctx, %v) = %v, want ErrCanceled", io.ErrUnexpectedEOF, got)
+	}
+}
+
+func TestErrorTimeoutAndUnwrap(t *testing.T) {
+	t.Parallel()
+	e := &courier.Error{Op: "request", Method: "GET", URL: "http://x/", Kind: courier.ErrTimeout, Err: errors.New("http2: timeout awaiting response headers")}
+	if !e.Timeout() || !errors.Is(e, context.DeadlineExceeded) || !errors.Is(e, courier.ErrTimeout) {
+		t.Errorf("Error{Kind: ErrTimeout}: Timeout() %v, Is(DeadlineExceeded) %v, Is(ErrTimeout) %v; want all true",
+			e.Timeout(), errors.Is(e, context.DeadlineExceeded), errors.Is(e, courier.ErrTimeout))
+	}
+	e = &courier.Error{Kind: courier.ErrConnect, Err: syscall.ECONNREFUSED}
+	if e.Timeout() || errors.Is(e, context.DeadlineExceeded) || !errors.Is(e, syscall.ECONNREFUSED) {
+		t.Errorf("Error{Kind: ErrConnect}: Timeout() %v, Is(DeadlineExceeded) %v, Is(ECONNREFUSED) %v; want false, false, true",
+			e.Timeout(), errors.Is(e, context.DeadlineExceeded), errors.Is(e, syscall.ECONNREFUSED))
+	}
+	e = &courier.Error{Err: io.EOF}
+	if !errors.Is(e, io.EOF) {
+		t.Errorf("Error without a kind does not unwrap to its cause")
+	}
+}

@@ -1,0 +1,6 @@
+package courier
+
+// Internals for the tests in package courier_test.
+
+// Classify is classify, for a table of the standard library's errors.
+var Classify = classify
