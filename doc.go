@@ -68,6 +68,15 @@
 // [ExpectStatus] and [AnyStatus] make other statuses a success for one
 // request.
 //
+// # Credentials
+//
+// Default headers that carry secrets (Authorization, Cookie,
+// Proxy-Authorization, X-Api-Key and the like, and those named with
+// [WithSensitiveHeaders]) are bound to the base URL's origin: a request to
+// another origin, by full URL or through [Session.Client], gets the session's
+// other defaults but not those. A header set on the request itself is always
+// sent.
+//
 // # Redirects
 //
 // Sessions follow up to 10 redirects ([WithRedirects]) in their own loop:

@@ -71,8 +71,10 @@ type Timeouts struct {
 	// headers have arrived, so a long download is not cut while a stalled
 	// one still fails.
 	Request time.Duration
-	// BodyIdle bounds the wait for each read of a streamed body to make
-	// progress (default 30s).
+	// BodyIdle bounds the time between two reads of a streamed body that
+	// make progress (default 30s). It counts the reader's own time between
+	// reads as well as the wait for data: a consumer that pauses longer
+	// must raise it.
 	BodyIdle time.Duration
 }
 
@@ -127,6 +129,12 @@ type Pool struct {
 // Middleware wraps the round tripper below it. It must clone a request before
 // changing it and must not treat a response as an error (see
 // [Session.RoundTripper]).
+//
+// Middleware runs below the redirect loop, once per hop: each hop is a new
+// request, to a host that may differ from the first one's. A middleware that
+// adds credentials must check the request's URL (courier's auth layers bind
+// credentials to an origin); in return it sees, and can answer, the
+// challenge of each host it reaches.
 type Middleware func(next http.RoundTripper) http.RoundTripper
 
 // RoundTripperFunc adapts a function to [http.RoundTripper].

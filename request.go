@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/courierhttp/courier/internal/redact"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -266,7 +267,7 @@ func (s *Session) newRequest(ctx context.Context, method, path string, rc *reque
 		return nil, err
 	}
 	req.URL, req.Host = u, u.Host
-	req.Header = s.requestHeader(rc)
+	req.Header = s.requestHeader(rc, u)
 	if rc.body.set {
 		if err := setBody(req, &rc.body); err != nil {
 			return nil, err
@@ -294,9 +295,15 @@ func (r *requestConfig) setsHeader(k string) bool {
 // requestHeader builds the request's header: session defaults, then the
 // request's operations. Value slices of the session's defaults are shared
 // (they are clipped, so an append copies), which saves a copy per request.
-func (s *Session) requestHeader(rc *requestConfig) http.Header {
+// Sensitive defaults go only to the session's own origin (see
+// Session.sendsCredentials).
+func (s *Session) requestHeader(rc *requestConfig, u *url.URL) http.Header {
 	h := make(http.Header, len(s.cfg.header)+len(rc.headerOps)+1)
+	creds := s.sendsCredentials(u)
 	for k, v := range s.cfg.header {
+		if !creds && s.sensitiveHeader(k) {
+			continue
+		}
 		h[k] = v
 	}
 	for k := range s.cfg.removedHeader {
@@ -421,4 +428,63 @@ func marshalJSON(v any) ([]byte, error) {
 	}
 	b := buf.Bytes()
 	return b[:len(b)-1], nil // drop Encode's newline
+}
+
+// sendsCredentials reports whether the session's sensitive default headers
+// (Authorization, Cookie, X-Api-Key, those named by WithSensitiveHeaders...)
+// may go to u: a session with a base URL sends them only to the base URL's
+// origin (an http base also to https on the default ports), so that a full
+// URL to another host, or an SDK using Session.Client against another API,
+// never receives them. A session without a base URL has no origin to bind
+// them to and sends them everywhere.
+func (s *Session) sendsCredentials(u *url.URL) bool {
+	return s.cfg.baseURL == nil || sameOrigin(s.cfg.baseURL, u)
+}
+
+func (s *Session) sensitiveHeader(k string) bool {
+	return redact.IsSensitiveHeader(k) || containsFold(s.cfg.sensitive, k)
+}
+
+// mergeDefaults returns the header for a request made through
+// Session.Client: the caller's, plus the session's defaults for names the
+// caller did not set (sensitive ones only for the session's origin), and
+// Accept-Encoding unless the caller chose one. The caller's map is never
+// changed; a copy is made when anything must be added.
+func (s *Session) mergeDefaults(req *http.Request) http.Header {
+	creds := s.sendsCredentials(req.URL)
+	need := false
+	if v, ok := req.Header["Accept-Encoding"]; !ok || len(v) == 1 && v[0] == "" {
+		// Absent: courier adds it. The "removed" marker: exchange deletes
+		// it. Either way the caller's map must not be the one changed.
+		need = true
+	}
+	for k := range s.cfg.header {
+		if _, ok := req.Header[k]; !ok && (creds || !s.sensitiveHeader(k)) {
+			need = true
+			break
+		}
+	}
+	for k := range s.cfg.removedHeader {
+		if _, ok := req.Header[k]; !ok {
+			need = true
+		}
+	}
+	if !need {
+		return req.Header
+	}
+	h := req.Header.Clone()
+	if h == nil {
+		h = make(http.Header, len(s.cfg.header)+1)
+	}
+	for k, v := range s.cfg.header {
+		if _, ok := h[k]; !ok && (creds || !s.sensitiveHeader(k)) {
+			h[k] = v
+		}
+	}
+	for k := range s.cfg.removedHeader {
+		if _, ok := h[k]; !ok {
+			markRemoved(h, k)
+		}
+	}
+	return h
 }

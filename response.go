@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -188,7 +189,7 @@ func (s *Session) Do(ctx context.Context, method, path string, opts ...RequestOp
 	var rc requestConfig
 	for _, o := range opts {
 		if o == nil {
-			continue
+			return nil, s.inputError(method, path, errors.New("nil request option"))
 		}
 		if err := o.applyRequest(&rc); err != nil {
 			return nil, s.inputError(method, path, err)
@@ -333,6 +334,9 @@ func readBody(resp *http.Response, limit int64, failOver bool, drain func(io.Rea
 }
 
 func (s *Session) inputError(method, path string, err error) error {
+	if !validMethod(method) {
+		method = strconv.Quote(method) // never echo control characters
+	}
 	return &Error{Op: "request", Method: method, URL: redact.String(path), Kind: ErrInvalidRequest, Err: err}
 }
 

@@ -95,8 +95,11 @@ func New(opts ...Option) (*Session, error) {
 
 // Client returns an *http.Client for third-party SDKs (go-github, the AWS
 // SDK, generated clients) that sends every request through the session's
-// stack: timeouts, redirects with courier's rules, middleware, decoding.
-// It keeps the standard semantics: a 404 is a response, not an error; the
+// stack: timeouts, redirects with courier's rules, middleware, decoding, and
+// the session's default headers for names the request does not set
+// (sensitive ones only toward the base URL's origin). The session's query
+// parameters and base URL are not applied: an SDK builds its own URLs, and
+// may have signed them. It keeps the standard semantics: a 404 is a response, not an error; the
 // caller closes the body. Response bodies are bounded by Timeouts.BodyIdle
 // between reads rather than by the request timeout.
 //
@@ -336,13 +339,7 @@ func (s *Session) roundTripStream(req *http.Request) (*http.Response, error) {
 		return nil, kindError(ErrClosed, err)
 	}
 	r2 := req.WithContext(c)
-	// The caller owns req.Header; copy it only when courier must change it.
-	if v, ok := req.Header["Accept-Encoding"]; !ok || (len(v) == 1 && v[0] == "") {
-		r2.Header = req.Header.Clone()
-		if r2.Header == nil {
-			r2.Header = http.Header{}
-		}
-	}
+	r2.Header = s.mergeDefaults(req)
 	resp, err := c.exchange(r2)
 	if err != nil {
 		return nil, kindError(classify(c, err), err)
