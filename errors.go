@@ -167,7 +167,17 @@ type StatusError struct {
 	Attempts int
 
 	received time.Time
+	// stop is why the retry loop gave this response back without trying
+	// again, when that was not simply the policy (ErrRetryBudget,
+	// ErrRetryAfterTooLong, ErrRetryDeadline, ErrBodyNotReplayable).
+	stop error
 }
+
+// Unwrap returns why the request was not retried, when it was stopped by
+// the retry budget, a long Retry-After, the deadline or a body that could not
+// be replayed, so that errors.Is(err, courier.ErrRetryBudget) holds; nil
+// otherwise.
+func (e *StatusError) Unwrap() error { return e.stop }
 
 // MaxErrorBodySize caps StatusError.Body.
 const MaxErrorBodySize = 64 << 10
@@ -176,8 +186,15 @@ const MaxErrorBodySize = 64 << 10
 // It never includes the body, which may hold secrets; read Body for it.
 func (e *StatusError) Error() string {
 	s := fmt.Sprintf("courier: %s %s: %s", e.Method, e.URL, e.Status)
+	var notes []string
 	if e.Attempts > 1 {
-		s += fmt.Sprintf(" (%d attempts)", e.Attempts)
+		notes = append(notes, fmt.Sprintf("%d attempts", e.Attempts))
+	}
+	if e.stop != nil {
+		notes = append(notes, strings.TrimPrefix(e.stop.Error(), "courier: "))
+	}
+	if len(notes) > 0 {
+		s += " (" + strings.Join(notes, "; ") + ")"
 	}
 	return s
 }
@@ -349,6 +366,12 @@ func (e *decodeError) Unwrap() error { return e.err }
 func classify(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
+	}
+	var rs *retryStop
+	if errors.As(err, &rs) {
+		// The failure's own kind, not why it was not retried (that stays
+		// in the chain for errors.Is).
+		err = rs.err
 	}
 	for _, k := range []error{ErrInvalidRequest, ErrClosed, ErrBodyTooLarge, ErrTooManyRedirects,
 		ErrBodyNotReplayable, ErrDecode, ErrCanceled, ErrTimeout, ErrTLS, ErrDNS, ErrConnect, ErrConnLost} {

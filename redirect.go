@@ -3,7 +3,6 @@ package courier
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -44,7 +43,7 @@ func (r *redirector) RoundTrip(req *http.Request) (*http.Response, error) {
 			err = ue.Err // its text quotes the Location, secrets and all
 		}
 		if err != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
-			drainRedirect(resp)
+			discardResponse(resp)
 			if err == nil {
 				err = fmt.Errorf("unsupported target %q", redact.URL(target))
 			}
@@ -55,12 +54,12 @@ func (r *redirector) RoundTrip(req *http.Request) (*http.Response, error) {
 			c.redirects = chain
 		}
 		if hops >= r.max {
-			drainRedirect(resp)
+			discardResponse(resp)
 			return nil, &Error{Kind: ErrTooManyRedirects, Redirects: chain,
 				Err: fmt.Errorf("stopped after %d redirects", r.max)}
 		}
 		next, err := r.nextRequest(orig, req, resp, target)
-		drainRedirect(resp)
+		discardResponse(resp)
 		if err != nil {
 			return nil, err
 		}
@@ -161,16 +160,4 @@ func containsFold(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// maxRedirectBody is what is read of a redirect's body so that its
-// connection can be reused (net/http's loop reads 2 KiB too). A longer body
-// is not worth the wait: closing the connection is cheaper.
-const maxRedirectBody = 2 << 10
-
-func drainRedirect(resp *http.Response) {
-	if resp.ContentLength == -1 || resp.ContentLength <= maxRedirectBody {
-		io.CopyN(io.Discard, resp.Body, maxRedirectBody)
-	}
-	resp.Body.Close()
 }

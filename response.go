@@ -263,6 +263,7 @@ func (s *Session) Do(ctx context.Context, method, path string, opts ...RequestOp
 			RequestID:  requestID(r.Header),
 			Attempts:   r.Attempts,
 			received:   time.Now(),
+			stop:       c.retryStop,
 		}
 	}
 	if rc.into != nil {

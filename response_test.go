@@ -300,7 +300,9 @@ func TestStatusError(t *testing.T) {
 	body := []byte(`{"error":"try later","session":"` + secretCanary + `"}`)
 	run(t, func(t *testing.T, m mode) {
 		ts := newServer(t, m, failing(http.StatusServiceUnavailable, "2", body))
-		s := newSession(t, ts)
+		// One attempt: this test is about the error's fields (retries of a
+		// 503 are retry_test.go's).
+		s := newSession(t, ts, courier.WithRetry(courier.RetryPolicy{MaxAttempts: 1}))
 		resp, err := s.Get(t.Context(), "/items", courier.Query("token", secretCanary))
 		var se *courier.StatusError
 		if !errors.As(err, &se) {

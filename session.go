@@ -30,8 +30,12 @@ type Session struct {
 	// whether courier built it.
 	base  http.RoundTripper
 	owned bool
-	// next is the stack below the top layer: redirects, middleware, base.
+	// next is the stack below the top layer: redirects, retries,
+	// middleware, base.
 	next http.RoundTripper
+	// retrier is layer 2, kept for its budgets (BudgetLeft); nil when
+	// retries are off.
+	retrier *retrier
 	// stream is the top layer in streaming mode, for RoundTripper and Client.
 	stream http.RoundTripper
 
@@ -64,6 +68,9 @@ func New(opts ...Option) (*Session, error) {
 	if err := WithPool(Pool{}).applySession(&c); err != nil {
 		return nil, err
 	}
+	if err := WithRetry(RetryPolicy{}).applySession(&c); err != nil {
+		return nil, err
+	}
 	for _, o := range opts {
 		if o == nil {
 			return nil, &OptionError{"New", errors.New("nil option")}
@@ -84,6 +91,15 @@ func New(opts ...Option) (*Session, error) {
 		if rt == nil {
 			return nil, &OptionError{"WithMiddleware", fmt.Errorf("middleware %d returned a nil RoundTripper", i)}
 		}
+	}
+	// Retries sit under the redirect loop, so that each hop is retried on
+	// its own, and over the middleware, so that every attempt is logged,
+	// authenticated and signed anew.
+	if c.retry.MaxAttempts > 1 {
+		s.retrier = newRetrier(rt, c.retry, c.autoIdempotencyKey)
+		rt = s.retrier
+	} else if c.autoIdempotencyKey {
+		rt = newRetrier(rt, c.retry, true)
 	}
 	if c.maxRedirects > 0 {
 		rt = &redirector{next: rt, max: c.maxRedirects, sensitive: c.sensitive}
@@ -188,7 +204,12 @@ type call struct {
 	idle     atomic.Bool
 	finished atomic.Bool
 	// Written by the layers below while the request runs, read after.
-	attempts  int
+	attempts int
+	// retryStop says why the retry loop returned a failure without trying
+	// again (ErrRetryBudget, ErrRetryAfterTooLong...), or nil.
+	retryStop error
+	// deadline is when the request timeout fires (zero: none).
+	deadline  time.Time
 	redirects []string
 }
 
@@ -216,9 +237,25 @@ func (s *Session) startCall(parent context.Context, timeout time.Duration) (*cal
 	c := &call{s: s}
 	c.Context, c.cancel = context.WithCancelCause(parent)
 	if timeout > 0 {
+		c.deadline = time.Now().Add(timeout)
 		c.timer = time.AfterFunc(timeout, c.expire)
 	}
 	return c, nil
+}
+
+// Deadline returns the earlier of the caller's deadline and the session's
+// request timeout, so that layers below (the retry loop) never start what
+// cannot finish. Once a streamed body is handed over only the caller's
+// deadline remains.
+func (c *call) Deadline() (time.Time, bool) {
+	parent, ok := c.Context.Deadline()
+	if c.deadline.IsZero() || c.idle.Load() {
+		return parent, ok
+	}
+	if ok && parent.Before(c.deadline) {
+		return parent, true
+	}
+	return c.deadline, true
 }
 
 func (c *call) expire() {
@@ -462,6 +499,22 @@ func (c *call) drainClose(rc io.ReadCloser) error {
 	t := time.AfterFunc(maxDrainWait, func() { c.cancel(errCallDone) })
 	defer t.Stop()
 	return drainClose(rc)
+}
+
+// maxDiscard is what is read of a response the caller never sees (a
+// redirect, a retried failure) so that its connection can be reused.
+const maxDiscard = 2 << 10
+
+// discardResponse reads a small body of known length to its end, so that an
+// HTTP/1 connection goes back to the pool, and closes it. Any other body is
+// closed unread: a stalled server must not hold up the next hop or attempt,
+// and a new connection is cheaper than waiting. (net/http's redirect loop
+// also reads 2 KiB, but of bodies of unknown length too.)
+func discardResponse(resp *http.Response) {
+	if resp.ContentLength >= 0 && resp.ContentLength <= maxDiscard {
+		io.CopyN(io.Discard, resp.Body, maxDiscard)
+	}
+	resp.Body.Close()
 }
 
 func drainClose(rc io.ReadCloser) error {

@@ -1,0 +1,574 @@
+package courier
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Retry stop reasons, matched with errors.Is on the error a request returns
+// (an [*Error], or a [*StatusError] for a final non-2xx response).
+var (
+	// ErrRetryBudget: the host's retry budget was empty, so a failure that
+	// could have been retried was returned at once. Retries are drawn from a
+	// budget so that an outage is not multiplied by every client's retries.
+	ErrRetryBudget = errors.New("courier: retry budget exhausted")
+	// ErrRetryAfterTooLong: the server asked for a wait (Retry-After) longer
+	// than RetryPolicy.MaxRetryAfter or than the time left before the
+	// deadline, so courier did not wait. The [*StatusError] carries the hint.
+	ErrRetryAfterTooLong = errors.New("courier: Retry-After beyond the limit")
+	// ErrRetryDeadline: the wait before the next attempt would have ended
+	// after the request's deadline, so courier stopped instead of sleeping
+	// into certain failure.
+	ErrRetryDeadline = errors.New("courier: no time left for another attempt")
+)
+
+// RetryPolicy says which failed attempts are sent again and how long to wait
+// between them. A zero field means the default given beside it.
+//
+// Whatever the policy says, courier never retries: a request whose body
+// cannot be replayed; a POST, PATCH or other non-idempotent request unless it
+// carries an Idempotency-Key header or nothing was sent (a failure to
+// connect); a 501 or any 4xx other than 408, 425 and 429; an attempt after
+// the response body was handed to the caller.
+type RetryPolicy struct {
+	// MaxAttempts is the number of attempts, the first included (default
+	// 3). 1 turns retries off.
+	MaxAttempts int
+	// BaseDelay and MaxDelay shape the default backoff: exponential with
+	// full jitter, the wait before retry n drawn uniformly from
+	// [0, min(MaxDelay, BaseDelay*2^(n-1))] (defaults 100ms and 20s).
+	BaseDelay time.Duration
+	MaxDelay  time.Duration
+	// MaxRetryAfter caps the wait a server may ask for with Retry-After
+	// (default 60s). A longer hint ends the retries at once with
+	// [ErrRetryAfterTooLong].
+	MaxRetryAfter time.Duration
+	// AttemptTimeout bounds each attempt, up to the response headers
+	// (default: none beyond the request's own timeout). An attempt that
+	// times out is retried like any other timeout.
+	AttemptTimeout time.Duration
+	// ShouldRetry decides whether a failed attempt is worth another, once
+	// the rules above allow one (default [DefaultShouldRetry]).
+	ShouldRetry func(AttemptInfo) bool
+	// Backoff returns the wait before the next attempt (default: the full
+	// jitter described above). A Retry-After hint overrides it upward.
+	Backoff func(AttemptInfo) time.Duration
+	// Budget bounds retries per host (default [DefaultRetryBudget]).
+	Budget RetryBudget
+}
+
+// RetryBudget is a token bucket per host in the style of the AWS SDKs'
+// standard retry mode: each retry takes tokens, each first-try success puts
+// one back, and an empty bucket means failures are returned at once. With the
+// defaults, a host that fails every request gets at most 100 retries from a
+// full bucket, and then about one attempt per request: retries do not
+// multiply an outage.
+type RetryBudget struct {
+	// Capacity is the bucket's size, and where it starts (default 500).
+	Capacity int
+	// RetryCost is taken per retry (default 5), TimeoutCost per retry after
+	// a timeout (default 10).
+	RetryCost   int
+	TimeoutCost int
+	// SuccessRefund is put back for each request that succeeds on its first
+	// attempt (default 1).
+	SuccessRefund int
+	// Disabled turns the budget off: retries are bounded by MaxAttempts
+	// alone.
+	Disabled bool
+}
+
+// DefaultRetryBudget is the budget a zero RetryBudget means.
+var DefaultRetryBudget = RetryBudget{Capacity: 500, RetryCost: 5, TimeoutCost: 10, SuccessRefund: 1}
+
+// Defaults of RetryPolicy.
+const (
+	DefaultMaxAttempts   = 3
+	DefaultBaseDelay     = 100 * time.Millisecond
+	DefaultMaxDelay      = 20 * time.Second
+	DefaultMaxRetryAfter = 60 * time.Second
+)
+
+// NoBackoff retries at once: for tests.
+func NoBackoff(AttemptInfo) time.Duration { return 0 }
+
+// AttemptInfo describes an attempt that has finished, for the policy
+// functions and hooks.
+type AttemptInfo struct {
+	// Request is the attempt's request. Do not change it.
+	Request *http.Request
+	// Attempt is the attempt's number, from 1.
+	Attempt int
+	// Response is the attempt's response, or nil when it failed. Its body
+	// has not been read: do not read or close it.
+	Response *http.Response
+	// Err is why the attempt failed, when it did, and Kind its courier
+	// kind (ErrTimeout, ErrConnect, ...), or nil.
+	Err  error
+	Kind error
+	// Elapsed is the time since the request's first attempt started.
+	Elapsed time.Duration
+}
+
+// DefaultShouldRetry retries failures that a later attempt may not meet:
+// failures to connect or resolve, timeouts, lost connections, and the
+// statuses 408, 425, 429, 502, 503 and 504. A response header
+// "X-Should-Retry: false" vetoes a retry and "true" asks for one.
+func DefaultShouldRetry(info AttemptInfo) bool {
+	if info.Response != nil {
+		switch strings.ToLower(info.Response.Header.Get("X-Should-Retry")) {
+		case "false":
+			return false
+		case "true":
+			return true
+		}
+		switch info.Response.StatusCode {
+		case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests,
+			http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return true
+		}
+		return false
+	}
+	switch info.Kind {
+	case ErrConnect, ErrDNS, ErrTimeout, ErrConnLost, errConnectTimeout:
+		return true
+	}
+	return false
+}
+
+// RetryStatuses returns a ShouldRetry that retries what DefaultShouldRetry
+// does and also the given statuses, such as 500.
+func RetryStatuses(codes ...int) func(AttemptInfo) bool {
+	codes = slices.Clone(codes)
+	return func(info AttemptInfo) bool {
+		if info.Response != nil && slices.Contains(codes, info.Response.StatusCode) &&
+			!strings.EqualFold(info.Response.Header.Get("X-Should-Retry"), "false") {
+			return true
+		}
+		return DefaultShouldRetry(info)
+	}
+}
+
+func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
+	if p.MaxAttempts < 0 {
+		return p, &OptionError{"WithRetry.MaxAttempts", fmt.Errorf("must not be negative, got %d", p.MaxAttempts)}
+	}
+	if p.MaxAttempts == 0 {
+		p.MaxAttempts = DefaultMaxAttempts
+	}
+	for _, f := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"BaseDelay", &p.BaseDelay, DefaultBaseDelay},
+		{"MaxDelay", &p.MaxDelay, DefaultMaxDelay},
+		{"MaxRetryAfter", &p.MaxRetryAfter, DefaultMaxRetryAfter},
+	} {
+		if *f.v < 0 {
+			return p, &OptionError{"WithRetry." + f.name, fmt.Errorf("negative duration %v", *f.v)}
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	if p.AttemptTimeout < 0 {
+		return p, &OptionError{"WithRetry.AttemptTimeout", fmt.Errorf("negative duration %v", p.AttemptTimeout)}
+	}
+	if p.MaxDelay < p.BaseDelay {
+		return p, &OptionError{"WithRetry.MaxDelay", fmt.Errorf("cap %v is below the base delay %v", p.MaxDelay, p.BaseDelay)}
+	}
+	if p.ShouldRetry == nil {
+		p.ShouldRetry = DefaultShouldRetry
+	}
+	b := &p.Budget
+	if !b.Disabled {
+		if b.Capacity < 0 || b.RetryCost < 0 || b.TimeoutCost < 0 || b.SuccessRefund < 0 {
+			return p, &OptionError{"WithRetry.Budget", errors.New("budget numbers must not be negative")}
+		}
+		if b.Capacity == 0 {
+			b.Capacity = DefaultRetryBudget.Capacity
+		}
+		if b.RetryCost == 0 {
+			b.RetryCost = DefaultRetryBudget.RetryCost
+		}
+		if b.TimeoutCost == 0 {
+			b.TimeoutCost = max(DefaultRetryBudget.TimeoutCost, b.RetryCost)
+		}
+		if b.SuccessRefund == 0 {
+			b.SuccessRefund = DefaultRetryBudget.SuccessRefund
+		}
+		if b.RetryCost > b.Capacity || b.TimeoutCost > b.Capacity {
+			return p, &OptionError{"WithRetry.Budget", fmt.Errorf("a retry costs more (%d, %d for a timeout) than the capacity %d", b.RetryCost, b.TimeoutCost, b.Capacity)}
+		}
+	}
+	return p, nil
+}
+
+// WithRetry sets the retry policy. Sessions retry by default with the zero
+// RetryPolicy's defaults; WithRetry(RetryPolicy{MaxAttempts: 1}) turns
+// retries off.
+func WithRetry(p RetryPolicy) Option {
+	return sessionOption(func(c *config) error {
+		merged, err := p.withDefaults()
+		if err != nil {
+			return err
+		}
+		c.retry = merged
+		return nil
+	})
+}
+
+// IdempotencyKey sets the Idempotency-Key header, which makes a POST or
+// PATCH retryable: the server promises to apply it once, whatever the number
+// of attempts. Every attempt carries the same key.
+func IdempotencyKey(key string) RequestOption {
+	return Header("Idempotency-Key", key)
+}
+
+// WithIdempotencyKeys gives every POST and PATCH without an Idempotency-Key
+// a fresh random one (a UUID), the same on each of its attempts, so that they
+// can be retried safely against servers that honour the header.
+func WithIdempotencyKeys(enable bool) Option {
+	return sessionOption(func(c *config) error {
+		c.autoIdempotencyKey = enable
+		return nil
+	})
+}
+
+func newUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// idempotent reports whether RFC 9110 makes the method safe to repeat.
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace,
+		http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+func neverRetryStatus(code int) bool {
+	switch {
+	case code == http.StatusNotImplemented:
+		return true
+	case code >= 400 && code < 500:
+		return code != http.StatusRequestTimeout && code != http.StatusTooEarly && code != http.StatusTooManyRequests
+	}
+	return false
+}
+
+// budget is one host's token bucket.
+type budget struct {
+	tokens atomic.Int64
+	cap    int64
+}
+
+func (b *budget) take(n int) bool {
+	for {
+		cur := b.tokens.Load()
+		if cur < int64(n) {
+			return false
+		}
+		if b.tokens.CompareAndSwap(cur, cur-int64(n)) {
+			return true
+		}
+	}
+}
+
+func (b *budget) refund(n int) {
+	for {
+		cur := b.tokens.Load()
+		next := min(cur+int64(n), b.cap)
+		if cur == next || b.tokens.CompareAndSwap(cur, next) {
+			return
+		}
+	}
+}
+
+// retrier is layer 2: the one retry loop.
+type retrier struct {
+	next    http.RoundTripper
+	policy  RetryPolicy
+	autoKey bool
+	budgets sync.Map // host -> *budget
+	// sleep and jitter are replaced by tests.
+	sleep  func(ctx context.Context, d time.Duration) error
+	jitter func(n int64) int64
+}
+
+var _ http.RoundTripper = (*retrier)(nil)
+
+func newRetrier(next http.RoundTripper, p RetryPolicy, autoKey bool) *retrier {
+	return &retrier{next: next, policy: p, autoKey: autoKey, sleep: sleepCtx, jitter: mrand.Int64N}
+}
+
+func (r *retrier) budgetFor(host string) *budget {
+	if b, ok := r.budgets.Load(host); ok {
+		return b.(*budget)
+	}
+	b := &budget{cap: int64(r.policy.Budget.Capacity)}
+	b.tokens.Store(b.cap)
+	actual, _ := r.budgets.LoadOrStore(host, b)
+	return actual.(*budget)
+}
+
+// BudgetLeft returns the tokens left in host's retry budget (host as in a
+// URL: "api.example.com" or "api.example.com:8443"), or -1 when there is no
+// budget.
+func (s *Session) BudgetLeft(host string) int {
+	if s.retrier == nil || s.retrier.policy.Budget.Disabled {
+		return -1
+	}
+	return int(s.retrier.budgetFor(host).tokens.Load())
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// backoff is the default full-jitter wait before retry n (n from 1).
+func (r *retrier) backoff(n int) time.Duration {
+	ceiling := r.policy.BaseDelay
+	for i := 1; i < n && ceiling < r.policy.MaxDelay; i++ {
+		ceiling *= 2
+	}
+	ceiling = min(ceiling, r.policy.MaxDelay)
+	if ceiling <= 0 {
+		return 0
+	}
+	return time.Duration(r.jitter(int64(ceiling) + 1))
+}
+
+// retryStop wraps the last failure with why retrying stopped.
+type retryStop struct {
+	reason error
+	err    error
+}
+
+func (e *retryStop) Error() string {
+	return e.err.Error() + " (" + strings.TrimPrefix(e.reason.Error(), "courier: ") + ")"
+}
+func (e *retryStop) Unwrap() []error { return []error{e.err, e.reason} }
+
+func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	c := callFrom(ctx)
+	start := time.Now()
+	if r.autoKey && (req.Method == http.MethodPost || req.Method == http.MethodPatch) && req.Header.Get("Idempotency-Key") == "" {
+		req = req.Clone(ctx)
+		req.Header.Set("Idempotency-Key", newUUID())
+	}
+	host := req.URL.Host
+	var b *budget
+	if !r.policy.Budget.Disabled {
+		b = r.budgetFor(host)
+	}
+	for attempt := 1; ; attempt++ {
+		if c != nil {
+			c.attempts = attempt // of this hop: a redirect starts over
+		}
+		areq := req
+		if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, fmt.Errorf("retry: replay body: %w", err)
+			}
+			areq = req.Clone(ctx)
+			areq.Body = body
+		}
+		resp, cancel, err := r.attempt(areq)
+		info := AttemptInfo{Request: areq, Attempt: attempt, Response: resp, Err: err, Elapsed: time.Since(start)}
+		if err != nil {
+			info.Kind = classify(ctx, err)
+		}
+		if err == nil && !isFailure(resp.StatusCode) {
+			if attempt == 1 && b != nil {
+				b.refund(r.policy.Budget.SuccessRefund)
+			}
+			resp.Body = releaseOnClose(resp.Body, cancel)
+			return resp, nil
+		}
+		stop := r.stopReason(ctx, req, info, attempt)
+		var wait time.Duration
+		if stop == nil {
+			wait, stop = r.wait(ctx, info, attempt)
+		}
+		if stop == nil && b != nil {
+			cost := r.policy.Budget.RetryCost
+			if info.Kind == ErrTimeout || info.Kind == errConnectTimeout {
+				cost = r.policy.Budget.TimeoutCost
+			}
+			if !b.take(cost) {
+				stop = ErrRetryBudget
+			}
+		}
+		if stop != nil {
+			if c != nil && !errors.Is(stop, errNoRetry) {
+				c.retryStop = stop
+			}
+			if err != nil {
+				release(cancel)
+				if errors.Is(stop, errNoRetry) {
+					return nil, err
+				}
+				return nil, &retryStop{reason: stop, err: err}
+			}
+			resp.Body = releaseOnClose(resp.Body, cancel)
+			return resp, nil
+		}
+		if resp != nil {
+			discardResponse(resp)
+		}
+		release(cancel)
+		if err := r.sleep(ctx, wait); err != nil {
+			// The caller gave up (or the deadline came) during the wait:
+			// report that, not the stale failure.
+			return nil, err
+		}
+	}
+}
+
+// errNoRetry marks a failure that is simply not retryable: the attempt's own
+// result is returned as it is.
+var errNoRetry = errors.New("not retryable")
+
+// isFailure reports whether a status may call for a retry at all.
+func isFailure(code int) bool {
+	return code == http.StatusRequestTimeout || code == http.StatusTooEarly ||
+		code == http.StatusTooManyRequests || code >= 500
+}
+
+// stopReason applies the rules no policy can override, then the policy.
+func (r *retrier) stopReason(ctx context.Context, req *http.Request, info AttemptInfo, attempt int) error {
+	switch {
+	case attempt >= r.policy.MaxAttempts:
+		return errNoRetry
+	case ctx.Err() != nil:
+		return errNoRetry
+	case info.Response != nil && neverRetryStatus(info.Response.StatusCode):
+		return errNoRetry
+	case info.Kind == ErrTLS || info.Kind == ErrInvalidRequest || info.Kind == ErrCanceled:
+		return errNoRetry
+	}
+	nothingSent := info.Kind == ErrConnect || info.Kind == ErrDNS || info.Kind == errConnectTimeout
+	if !nothingSent && !idempotent(req.Method) && req.Header.Get("Idempotency-Key") == "" {
+		return errNoRetry
+	}
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		return fmt.Errorf("%w, so it was not retried", ErrBodyNotReplayable)
+	}
+	if !r.policy.ShouldRetry(info) {
+		return errNoRetry
+	}
+	return nil
+}
+
+// wait picks the wait before the next attempt and checks it against the
+// deadline and the Retry-After cap.
+func (r *retrier) wait(ctx context.Context, info AttemptInfo, attempt int) (time.Duration, error) {
+	var wait time.Duration
+	if r.policy.Backoff != nil {
+		wait = r.policy.Backoff(info)
+	} else {
+		wait = r.backoff(attempt)
+	}
+	if info.Response != nil {
+		if hint, ok := ParseRetryAfter(info.Response.Header.Get("Retry-After"), time.Now()); ok {
+			if hint > r.policy.MaxRetryAfter {
+				return 0, ErrRetryAfterTooLong
+			}
+			if dl, ok := ctx.Deadline(); ok && time.Now().Add(hint).After(dl) {
+				return 0, ErrRetryAfterTooLong
+			}
+			wait = max(wait, hint)
+		}
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Add(wait).Before(dl) {
+		return 0, ErrRetryDeadline
+	}
+	return wait, nil
+}
+
+// attempt sends one attempt under its own timeout, when the policy sets
+// one. cancel, when not nil, releases the attempt's context: call it once
+// the response body is done with.
+func (r *retrier) attempt(req *http.Request) (*http.Response, func(), error) {
+	if r.policy.AttemptTimeout <= 0 {
+		resp, err := r.next.RoundTrip(req)
+		return resp, nil, err
+	}
+	ctx, cancel := context.WithTimeoutCause(req.Context(), r.policy.AttemptTimeout, errAttemptTimeout)
+	resp, err := r.next.RoundTrip(req.WithContext(ctx))
+	if err != nil && ctx.Err() != nil && req.Context().Err() == nil {
+		err = fmt.Errorf("%w: %w", errAttemptTimeout, err)
+	}
+	return resp, cancel, err
+}
+
+var errAttemptTimeout = &timeoutCause{"attempt"}
+
+// releaseOnClose runs release, if any, when the body is closed or read to
+// its end.
+func releaseOnClose(rc io.ReadCloser, release func()) io.ReadCloser {
+	if release == nil {
+		return rc
+	}
+	if rc == nil {
+		release()
+		return rc
+	}
+	return &releasingBody{ReadCloser: rc, release: release}
+}
+
+type releasingBody struct {
+	io.ReadCloser
+	release func()
+	once    sync.Once
+}
+
+func (b *releasingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.once.Do(b.release)
+	}
+	return n, err
+}
+
+func (b *releasingBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.release)
+	return err
+}
+
+func release(cancel func()) {
+	if cancel != nil {
+		cancel()
+	}
+}
