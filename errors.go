@@ -16,10 +16,11 @@ import (
 	"time"
 )
 
-// Error kinds. Every error that a request returns is an [*Error] (or wraps a
-// [*StatusError]); these sentinels name what went wrong and are matched with
-// [errors.Is]. The standard cause stays in the chain too, so
-// errors.Is(err, context.DeadlineExceeded) holds for a timeout.
+// Error kinds. A request that fails returns an [*Error], and one that got a
+// status it did not expect returns a [*StatusError]; these sentinels name
+// what went wrong and are matched with [errors.Is]. The standard cause stays
+// in the chain too, so errors.Is(err, context.DeadlineExceeded) holds for a
+// timeout.
 var (
 	// ErrInvalidRequest: the request was refused before anything was sent:
 	// a bad URL, method, header name or value, or an option that does not fit.
@@ -373,7 +374,7 @@ func classify(ctx context.Context, err error) error {
 		// in the chain for errors.Is).
 		err = rs.err
 	}
-	for _, k := range []error{ErrInvalidRequest, ErrClosed, ErrBodyTooLarge, ErrTooManyRedirects,
+	for _, k := range []error{ErrInvalidRequest, ErrClosed, ErrCircuitOpen, ErrRateLimited, ErrBodyTooLarge, ErrTooManyRedirects,
 		ErrBodyNotReplayable, ErrDecode, ErrCanceled, ErrTimeout, ErrTLS, ErrDNS, ErrConnect, ErrConnLost} {
 		if errors.Is(err, k) {
 			if k == ErrConnect && errors.Is(err, ErrTimeout) {

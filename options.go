@@ -158,6 +158,8 @@ type config struct {
 	middleware   []Middleware
 	leakTracking bool
 	retry        RetryPolicy
+	breaker      *BreakerPolicy
+	rateLimit    *RateLimit
 	// autoIdempotencyKey gives POST and PATCH a fresh Idempotency-Key.
 	autoIdempotencyKey bool
 	sensitive          []string
@@ -300,14 +302,24 @@ func WithUserAgent(ua string) Option {
 }
 
 // WithTimeouts sets the session's time limits; see [Timeouts] for the
-// defaults. Zero fields keep their defaults.
+// defaults. Zero fields leave their setting as it was (the default, or what
+// an earlier option set).
 func WithTimeouts(t Timeouts) Option {
 	return sessionOption(func(c *config) error {
-		merged, err := t.withDefaults()
-		if err != nil {
+		if _, err := t.withDefaults(); err != nil {
 			return err
 		}
-		c.timeouts = merged
+		// Only the fields given: an earlier WithTimeout stays unless this
+		// one sets Request too.
+		for _, f := range []struct{ from, to *time.Duration }{
+			{&t.Dial, &c.timeouts.Dial}, {&t.TLSHandshake, &c.timeouts.TLSHandshake},
+			{&t.ResponseHeader, &c.timeouts.ResponseHeader}, {&t.Request, &c.timeouts.Request},
+			{&t.BodyIdle, &c.timeouts.BodyIdle},
+		} {
+			if *f.from != 0 {
+				*f.to = *f.from
+			}
+		}
 		return nil
 	})
 }
@@ -345,13 +357,14 @@ func WithMaxBodySize(n int64) Option {
 }
 
 // WithRedirects sets how many redirects a request follows (default 10); 0
-// turns following off, so a 3xx is returned as it is.
-func WithRedirects(max int) Option {
+// turns following off: a 3xx is then the response (a *StatusError from Do
+// unless the request expects it with ExpectStatus or AnyStatus).
+func WithRedirects(limit int) Option {
 	return sessionOption(func(c *config) error {
-		if max < 0 {
-			return &OptionError{"WithRedirects", fmt.Errorf("limit must not be negative, got %d", max)}
+		if limit < 0 {
+			return &OptionError{"WithRedirects", fmt.Errorf("limit must not be negative, got %d", limit)}
 		}
-		c.maxRedirects = max
+		c.maxRedirects = limit
 		return nil
 	})
 }
@@ -423,7 +436,10 @@ func WithHTTP2(enable bool) Option {
 // decoding, errors) still applies; Timeouts.Dial, TLSHandshake and
 // ResponseHeader, WithPool, WithTLSConfig, WithProxy and WithHTTP2 do not,
 // since they configure courier's own transport. The session does not close
-// it beyond calling CloseIdleConnections when it closes.
+// it beyond calling CloseIdleConnections when it closes. Give an
+// *http.Transport DisableCompression: true, as courier's own has: otherwise
+// net/http adds "Accept-Encoding: gzip" itself to a request that removed the
+// header with RemoveHeader.
 func WithTransport(rt http.RoundTripper) Option {
 	return sessionOption(func(c *config) error {
 		if rt == nil {
@@ -580,7 +596,8 @@ func AnyStatus() RequestOption {
 }
 
 // Into decodes a successful response's JSON body into v, as
-// [Response.Decode] does. A decode failure is returned as an [*Error] of kind
+// [Response.Decode] does. A response without content (204, 205, 304, HEAD,
+// an empty body) leaves v as it was. A decode failure is returned as an [*Error] of kind
 // [ErrDecode], with the Response.
 func Into(v any) RequestOption {
 	return requestOption(func(r *requestConfig) error {

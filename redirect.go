@@ -63,6 +63,9 @@ func (r *redirector) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
+		if c != nil {
+			c.hop = target
+		}
 		req = next
 	}
 }

@@ -124,8 +124,14 @@ func (s *Session) resolve(path string, reqQuery []queryParam) (*url.URL, error) 
 		}
 		u.Fragment, u.RawFragment = "", ""
 	}
-	if len(s.cfg.query) > 0 || len(reqQuery) > 0 || pathQuery != "" {
-		u.RawQuery = buildQuery(u.RawQuery, s.cfg.query, pathQuery, reqQuery)
+	session := s.cfg.query
+	if !s.sendsCredentials(u) {
+		// Session parameters are part of the session's API (an API key,
+		// a version): another origin gets none of them.
+		session = nil
+	}
+	if len(session) > 0 || len(reqQuery) > 0 || pathQuery != "" {
+		u.RawQuery = buildQuery(u.RawQuery, session, pathQuery, reqQuery)
 	}
 	return u, nil
 }
@@ -266,8 +272,16 @@ func (s *Session) newRequest(ctx context.Context, method, path string, rc *reque
 	if err != nil {
 		return nil, err
 	}
+	user := u.User
+	u.User = nil // credentials never travel in the URL
 	req.URL, req.Host = u, u.Host
 	req.Header = s.requestHeader(rc, u)
+	if user != nil && req.Header.Get("Authorization") == "" {
+		// As http.Client does: userinfo in a full URL is Basic auth for
+		// that URL's origin (redirects to another origin drop it).
+		pass, _ := user.Password()
+		req.SetBasicAuth(user.Username(), pass)
+	}
 	if rc.body.set {
 		if err := setBody(req, &rc.body); err != nil {
 			return nil, err
@@ -298,13 +312,19 @@ func (r *requestConfig) setsHeader(k string) bool {
 // Sensitive defaults go only to the session's own origin (see
 // Session.sendsCredentials).
 func (s *Session) requestHeader(rc *requestConfig, u *url.URL) http.Header {
-	h := make(http.Header, len(s.cfg.header)+len(rc.headerOps)+1)
 	creds := s.sendsCredentials(u)
-	for k, v := range s.cfg.header {
-		if !creds && s.sensitiveHeader(k) {
-			continue
-		}
-		h[k] = v
+	n, keys := s.plain.values, len(s.plain.h)
+	if creds {
+		n, keys = n+s.creds.values, keys+len(s.creds.h)
+	}
+	h := make(http.Header, keys+len(rc.headerOps)+1)
+	// The request gets its own copy of the values, in one backing array
+	// (as Header.Clone does): Response.Request.Header must not reach the
+	// session's defaults.
+	vals := make([]string, 0, n)
+	vals = copyHeader(h, s.plain.h, vals)
+	if creds {
+		copyHeader(h, s.creds.h, vals)
 	}
 	for k := range s.cfg.removedHeader {
 		markRemoved(h, k)
@@ -324,6 +344,34 @@ func (s *Session) requestHeader(rc *requestConfig, u *url.URL) http.Header {
 		}
 	}
 	return h
+}
+
+// defaults is a set of session default headers and its number of values.
+type defaults struct {
+	h      http.Header
+	values int
+}
+
+func newDefaults(h http.Header, keep func(string) bool) defaults {
+	d := defaults{h: http.Header{}}
+	for k, v := range h {
+		if keep(k) {
+			d.h[k] = v
+			d.values += len(v)
+		}
+	}
+	return d
+}
+
+// copyHeader copies src's values into dst, backed by vals, and returns what
+// is left of vals. Each value slice is clipped, so an append copies.
+func copyHeader(dst, src http.Header, vals []string) []string {
+	for k, v := range src {
+		vals = append(vals, v...)
+		dst[k] = vals[len(vals)-len(v) : len(vals) : len(vals)]
+		vals = vals[len(vals):]
+	}
+	return vals
 }
 
 // Headers that net/http or courier add on their own are removed by leaving an

@@ -265,12 +265,22 @@ func TestQueryOrder(t *testing.T) {
 			want:    "/v1?flag=",
 		},
 		{
-			name:    "full URL: session, then the URL's own, then request",
+			name:    "full URL, same origin: session, then the URL's own, then request",
 			base:    "/v1?b=1",
 			session: []courier.Option{courier.Query("s", "1")},
-			path:    other.URL + "/y?p=1",
+			path:    ts.URL + "/y?p=1",
 			request: []courier.RequestOption{courier.Query("r", "1")},
 			want:    "/y?s=1&p=1&r=1",
+		},
+		{
+			// Session parameters (an API key) are bound to the base
+			// origin like credentials: another origin gets none.
+			name:    "full URL, other origin: no session parameters",
+			base:    "/v1?b=1",
+			session: []courier.Option{courier.Query("access_token", "CANARY")},
+			path:    other.URL + "/y?p=1",
+			request: []courier.RequestOption{courier.Query("r", "1")},
+			want:    "/y?p=1&r=1",
 		},
 	}
 	for _, tt := range tests {

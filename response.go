@@ -266,10 +266,20 @@ func (s *Session) Do(ctx context.Context, method, path string, opts ...RequestOp
 			stop:       c.retryStop,
 		}
 	}
-	if rc.into != nil {
+	if rc.into != nil && hasContent(r) {
 		return r, r.Decode(rc.into)
 	}
 	return r, nil
+}
+
+// hasContent reports whether a buffered response has a body to decode: a
+// 204, 205 or 304, a HEAD, or an empty body leave an Into target as it was.
+func hasContent(r *Response) bool {
+	switch r.StatusCode {
+	case http.StatusNoContent, http.StatusResetContent, http.StatusNotModified:
+		return false
+	}
+	return len(r.body) > 0 && (r.Request == nil || r.Request.Method != http.MethodHead)
 }
 
 // readBody reads the body up to limit and closes it. When failOver is false
@@ -345,7 +355,7 @@ func (s *Session) requestError(c *call, req *http.Request, err error) error {
 	e := &Error{
 		Op:        "request",
 		Method:    req.Method,
-		URL:       redact.URL(req.URL),
+		URL:       redact.URL(c.hopURL(req)),
 		Attempts:  c.attempts,
 		Redirects: c.redirects,
 		Kind:      classify(c, err),
@@ -363,7 +373,9 @@ func (s *Session) requestError(c *call, req *http.Request, err error) error {
 			e.Redirects = inner.Redirects
 		}
 	}
-	if e.Attempts == 0 && e.Kind != ErrInvalidRequest {
+	if e.Attempts == 0 && s.retrier == nil && e.Kind != ErrInvalidRequest {
+		// No retry layer counted attempts: the request went once. (With
+		// one, 0 means it never left: a breaker or rate limit stopped it.)
 		e.Attempts = 1
 	}
 	return e

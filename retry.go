@@ -302,12 +302,13 @@ func (b *budget) refund(n int) {
 	}
 }
 
-// retrier is layer 2: the one retry loop.
+// retrier is layer 2: the one retry loop, with the per-host budget,
+// breaker and rate limiter.
 type retrier struct {
 	next    http.RoundTripper
 	policy  RetryPolicy
 	autoKey bool
-	budgets sync.Map // host -> *budget
+	hosts   hosts
 	// sleep and jitter are replaced by tests.
 	sleep  func(ctx context.Context, d time.Duration) error
 	jitter func(n int64) int64
@@ -315,28 +316,32 @@ type retrier struct {
 
 var _ http.RoundTripper = (*retrier)(nil)
 
-func newRetrier(next http.RoundTripper, p RetryPolicy, autoKey bool) *retrier {
-	return &retrier{next: next, policy: p, autoKey: autoKey, sleep: sleepCtx, jitter: mrand.Int64N}
-}
-
-func (r *retrier) budgetFor(host string) *budget {
-	if b, ok := r.budgets.Load(host); ok {
-		return b.(*budget)
+func newRetrier(next http.RoundTripper, c *config) *retrier {
+	r := &retrier{next: next, policy: c.retry, autoKey: c.autoIdempotencyKey, sleep: sleepCtx, jitter: mrand.Int64N}
+	r.hosts = hosts{breaker: c.breaker, limit: c.rateLimit, now: time.Now}
+	if !c.retry.Budget.Disabled && c.retry.MaxAttempts > 1 {
+		r.hosts.budget = &r.policy.Budget
 	}
-	b := &budget{cap: int64(r.policy.Budget.Capacity)}
-	b.tokens.Store(b.cap)
-	actual, _ := r.budgets.LoadOrStore(host, b)
-	return actual.(*budget)
+	return r
 }
 
-// BudgetLeft returns the tokens left in host's retry budget (host as in a
-// URL: "api.example.com" or "api.example.com:8443"), or -1 when there is no
-// budget.
+// BudgetLeft returns the tokens left in a host's retry budget (host as in a
+// URL: "api.example.com" or "api.example.com:8443"), or -1 when the session
+// has no budget.
 func (s *Session) BudgetLeft(host string) int {
-	if s.retrier == nil || s.retrier.policy.Budget.Disabled {
+	if s.retrier == nil || s.retrier.hosts.budget == nil {
 		return -1
 	}
-	return int(s.retrier.budgetFor(host).tokens.Load())
+	return int(s.retrier.hosts.get(host).budget.tokens.Load())
+}
+
+// BreakerState returns the state of a host's circuit breaker; a session
+// without one is always closed.
+func (s *Session) BreakerState(host string) BreakerState {
+	if s.retrier == nil || s.retrier.hosts.breaker == nil {
+		return BreakerClosed
+	}
+	return s.retrier.hosts.get(host).breaker.current()
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -385,14 +390,23 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 		req = req.Clone(ctx)
 		req.Header.Set("Idempotency-Key", newUUID())
 	}
-	host := req.URL.Host
-	var b *budget
-	if !r.policy.Budget.Disabled {
-		b = r.budgetFor(host)
-	}
+	h := r.hosts.get(req.URL.Host)
 	for attempt := 1; ; attempt++ {
 		if c != nil {
-			c.attempts = attempt // of this hop: a redirect starts over
+			c.attempts = attempt - 1 // of this hop: a redirect starts over
+		}
+		if err := h.wait(ctx); err != nil {
+			return nil, err
+		}
+		probe := false
+		if h.breaker != nil {
+			var ok bool
+			if ok, probe = h.breaker.allow(); !ok {
+				return nil, fmt.Errorf("%w for %s", ErrCircuitOpen, req.URL.Host)
+			}
+		}
+		if c != nil {
+			c.attempts = attempt
 		}
 		areq := req
 		if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
@@ -408,9 +422,17 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			info.Kind = classify(ctx, err)
 		}
+		if h.breaker != nil {
+			h.breaker.record(h.breaker.p.IsFailure(info), probe)
+		}
+		if resp != nil && resp.StatusCode == http.StatusTooManyRequests && h.limiter != nil {
+			if hint, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+				h.pause(min(hint, r.policy.MaxRetryAfter))
+			}
+		}
 		if err == nil && !isFailure(resp.StatusCode) {
-			if attempt == 1 && b != nil {
-				b.refund(r.policy.Budget.SuccessRefund)
+			if attempt == 1 && h.budget != nil {
+				h.budget.refund(r.policy.Budget.SuccessRefund)
 			}
 			resp.Body = releaseOnClose(resp.Body, cancel)
 			return resp, nil
@@ -420,12 +442,15 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 		if stop == nil {
 			wait, stop = r.wait(ctx, info, attempt)
 		}
-		if stop == nil && b != nil {
+		if stop == nil && h.breaker != nil && h.breaker.current() == BreakerOpen {
+			stop = ErrCircuitOpen
+		}
+		if stop == nil && h.budget != nil {
 			cost := r.policy.Budget.RetryCost
 			if info.Kind == ErrTimeout || info.Kind == errConnectTimeout {
 				cost = r.policy.Budget.TimeoutCost
 			}
-			if !b.take(cost) {
+			if !h.budget.take(cost) {
 				stop = ErrRetryBudget
 			}
 		}

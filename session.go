@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -23,13 +24,15 @@ const Version = "0.1.0"
 // a stack of layers every request goes through. Create one with [New] at
 // start-up, share it, and [Session.Close] it at shutdown.
 //
-// A Session never changes after New and is safe for concurrent use.
+// A Session never changes after New and is safe for concurrent use. The zero
+// Session is not usable: make one with New.
 type Session struct {
 	cfg config
-	// base is the transport at the bottom of the stack; owned reports
-	// whether courier built it.
-	base  http.RoundTripper
-	owned bool
+	// base is the transport at the bottom of the stack.
+	base http.RoundTripper
+	// plain and creds split the default headers once: creds (sensitive
+	// ones) go only to the base URL's origin.
+	plain, creds defaults
 	// next is the stack below the top layer: redirects, retries,
 	// middleware, base.
 	next http.RoundTripper
@@ -79,11 +82,26 @@ func New(opts ...Option) (*Session, error) {
 			return nil, err
 		}
 	}
+	if u := c.baseURL; u != nil && u.User != nil {
+		// Userinfo in the base URL is the session's Basic auth, bound to
+		// its origin like any credential; it is not kept in the URL.
+		if _, ok := c.header["Authorization"]; !ok {
+			pass, _ := u.User.Password()
+			r := http.Request{Header: http.Header{}}
+			r.SetBasicAuth(u.User.Username(), pass)
+			c.header["Authorization"] = r.Header["Authorization"]
+		}
+		v := *u
+		v.User = nil
+		c.baseURL = &v
+	}
 	s := &Session{cfg: c, drained: make(chan struct{})}
+	s.plain = newDefaults(c.header, func(k string) bool { return !s.sensitiveHeader(k) })
+	s.creds = newDefaults(c.header, s.sensitiveHeader)
 	if c.transport != nil {
 		s.base = c.transport
 	} else {
-		s.base, s.owned = newTransport(&c), true
+		s.base = newTransport(&c)
 	}
 	var rt http.RoundTripper = s.base
 	for i := len(c.middleware) - 1; i >= 0; i-- {
@@ -92,14 +110,13 @@ func New(opts ...Option) (*Session, error) {
 			return nil, &OptionError{"WithMiddleware", fmt.Errorf("middleware %d returned a nil RoundTripper", i)}
 		}
 	}
-	// Retries sit under the redirect loop, so that each hop is retried on
-	// its own, and over the middleware, so that every attempt is logged,
-	// authenticated and signed anew.
-	if c.retry.MaxAttempts > 1 {
-		s.retrier = newRetrier(rt, c.retry, c.autoIdempotencyKey)
+	// Layer 2 (retries, budget, breaker, rate limit) sits under the
+	// redirect loop, so that each hop is retried on its own, and over the
+	// middleware, so that every attempt is logged, authenticated and signed
+	// anew.
+	if c.retry.MaxAttempts > 1 || c.autoIdempotencyKey || c.breaker != nil || c.rateLimit != nil {
+		s.retrier = newRetrier(rt, &c)
 		rt = s.retrier
-	} else if c.autoIdempotencyKey {
-		rt = newRetrier(rt, c.retry, true)
 	}
 	if c.maxRedirects > 0 {
 		rt = &redirector{next: rt, max: c.maxRedirects, sensitive: c.sensitive}
@@ -118,6 +135,11 @@ func New(opts ...Option) (*Session, error) {
 // may have signed them. It keeps the standard semantics: a 404 is a response, not an error; the
 // caller closes the body. Response bodies are bounded by Timeouts.BodyIdle
 // between reads rather than by the request timeout.
+//
+// Redirects are followed inside the session's stack, with its rules, so the
+// Client sees only the final response: a CheckRedirect or Jar set on it is
+// not consulted for the hops. Use WithRedirects(0) on the session to leave
+// redirects to the caller.
 //
 // Each call returns a new Client; changing it does not change the session.
 func (s *Session) Client() *http.Client {
@@ -205,6 +227,8 @@ type call struct {
 	finished atomic.Bool
 	// Written by the layers below while the request runs, read after.
 	attempts int
+	// hop is the URL of the current redirect hop (nil: the first).
+	hop *url.URL
 	// retryStop says why the retry loop returned a failure without trying
 	// again (ErrRetryBudget, ErrRetryAfterTooLong...), or nil.
 	retryStop error
@@ -261,6 +285,10 @@ func (c *call) Deadline() (time.Time, bool) {
 func (c *call) expire() {
 	if c.idle.Load() {
 		c.cancel(errBodyIdle)
+		// The stream is dead: release its slot, so that Close does not
+		// wait for a body its caller abandoned (it still counts as
+		// unclosed until closed).
+		c.finish()
 	} else {
 		c.cancel(errRequestTimeout)
 	}
@@ -306,6 +334,15 @@ func (c *call) finish() {
 	}
 	c.cancel(errCallDone)
 	c.s.end()
+}
+
+// hopURL returns the URL of the hop the request was on: the first
+// request's, or the redirect target's it had reached.
+func (c *call) hopURL(first *http.Request) *url.URL {
+	if c.hop != nil {
+		return c.hop
+	}
+	return first.URL
 }
 
 // failure returns why the call's context ended before the call finished
@@ -380,6 +417,12 @@ func (s *Session) roundTripStream(req *http.Request) (*http.Response, error) {
 	resp, err := c.exchange(r2)
 	if err != nil {
 		return nil, kindError(classify(c, err), err)
+	}
+	if resp.Body == http.NoBody {
+		// Nothing to read (204, 304, HEAD, Content-Length 0): callers
+		// often skip Close then, which costs nothing with net/http.
+		c.finish()
+		return resp, nil
 	}
 	c.streaming()
 	resp.Body = s.track(c, r2, resp.Body)

@@ -40,7 +40,7 @@ var secretWords = []string{
 	"token", "access_token", "refresh_token", "id_token", "api_key", "apikey",
 	"key", "sig", "signature", "password", "passwd", "pass", "secret",
 	"client_secret", "auth", "credential", "credentials", "session", "sessionid",
-	"code",
+	"code", "jwt",
 }
 
 // IsSecretKey reports whether a query parameter or field named key carries a
@@ -82,10 +82,11 @@ func snakeCase(key string) string {
 	return b.String()
 }
 
-// URL returns u as a string with its password and the values of secret query
+// URL returns u as a string with its userinfo and the values of secret query
 // parameters replaced by [Mask], in the query and in a fragment written like
-// one (an OAuth implicit grant's #access_token=...). The user name is kept,
-// since it identifies without authenticating. A nil URL gives "".
+// one (an OAuth implicit grant's #access_token=...). The user name goes too:
+// services put keys there (https://TOKEN@host, https://sk_live_...:@host).
+// A nil URL gives "".
 func URL(u *url.URL) string {
 	if u == nil {
 		return ""
@@ -94,8 +95,10 @@ func URL(u *url.URL) string {
 		return u.String()
 	}
 	v := *u
-	if _, has := v.User.Password(); has {
-		v.User = url.UserPassword(v.User.Username(), Mask)
+	if v.User != nil {
+		// The whole userinfo: services put keys in the user name too
+		// (https://TOKEN@host, https://sk_live_...:@host).
+		v.User = url.User(Mask)
 	}
 	v.RawQuery = Query(v.RawQuery)
 	if v.Fragment != "" {

@@ -18,9 +18,10 @@ func TestURL(t *testing.T) {
 		want string
 	}{
 		{"plain", "https://api.example.com/v1/users/42", "https://api.example.com/v1/users/42"},
-		{"password", "https://alice:hunter2@example.com/x", "https://alice:REDACTED@example.com/x"},
-		{"user only", "https://alice@example.com/x", "https://alice@example.com/x"},
-		{"empty password", "https://alice:@example.com/x", "https://alice:REDACTED@example.com/x"},
+		{"password", "https://alice:hunter2@example.com/x", "https://REDACTED@example.com/x"},
+		{"token as user name", "https://ghp_CANARY@example.com/x", "https://REDACTED@example.com/x"},
+		{"key as user, empty password", "https://sk_live_CANARY:@example.com/x", "https://REDACTED@example.com/x"},
+		{"jwt query", "https://example.com/x?jwt=CANARY&a=1", "https://example.com/x?jwt=REDACTED&a=1"},
 		{"token", "https://h/x?token=abc", "https://h/x?token=REDACTED"},
 		{"access_token", "https://h/x?access_token=abc", "https://h/x?access_token=REDACTED"},
 		{"refresh_token", "https://h/x?refresh_token=abc", "https://h/x?refresh_token=REDACTED"},
@@ -44,7 +45,7 @@ func TestURL(t *testing.T) {
 		{"repeated secret", "https://h/x?token=a&token=b", "https://h/x?token=REDACTED&token=REDACTED"},
 		{"key without value kept", "https://h/x?token&q=1", "https://h/x?token&q=1"},
 		{"not a secret", "https://h/x?tokens_left=3&monkey=1&page=2", "https://h/x?tokens_left=3&monkey=1&page=2"},
-		{"password and query", "http://u:p@h:8080/x?api_key=k", "http://u:REDACTED@h:8080/x?api_key=REDACTED"},
+		{"password and query", "http://u:p@h:8080/x?api_key=k", "http://REDACTED@h:8080/x?api_key=REDACTED"},
 		{"fragment with a token", "https://h/cb#access_token=abc&state=s", "https://h/cb#access_token=REDACTED&state=s"},
 		{"plain fragment kept", "https://h/doc#section-2", "https://h/doc#section-2"},
 		{"relative", "/users/42?token=abc", "/users/42?token=REDACTED"},
