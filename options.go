@@ -159,6 +159,7 @@ type config struct {
 	leakTracking bool
 	retry        RetryPolicy
 	breaker      *BreakerPolicy
+	hooks        hookList
 	rateLimit    *RateLimit
 	// autoIdempotencyKey gives POST and PATCH a fresh Idempotency-Key.
 	autoIdempotencyKey bool

@@ -129,3 +129,11 @@ func (x *host) pause(d time.Duration) {
 		}
 	}
 }
+
+// budgetLeft returns the tokens in the host's retry budget, or -1.
+func (x *host) budgetLeft() int {
+	if x.budget == nil {
+		return -1
+	}
+	return int(x.budget.tokens.Load())
+}

@@ -9,6 +9,7 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -77,7 +78,7 @@ type RetryBudget struct {
 	// Capacity is the bucket's size, and where it starts (default 500).
 	Capacity int
 	// RetryCost is taken per retry (default 5), TimeoutCost per retry after
-	// a timeout (default 10).
+	// a timeout (default twice RetryCost, at most Capacity: 10).
 	RetryCost   int
 	TimeoutCost int
 	// SuccessRefund is put back for each request that succeeds on its first
@@ -118,6 +119,18 @@ type AttemptInfo struct {
 	Kind error
 	// Elapsed is the time since the request's first attempt started.
 	Elapsed time.Duration
+	// Duration is how long this attempt took (0 before it is sent).
+	Duration time.Duration
+	// Wait is the pause chosen before the next attempt (OnRetry only).
+	Wait time.Duration
+	// Reason says why the attempt is retried (OnRetry), or why it was not
+	// although it failed (AfterAttempt): a status such as "503", a kind
+	// such as "connect failed", or a stop such as "retry budget
+	// exhausted". Empty otherwise.
+	Reason string
+	// BudgetLeft is the host's retry budget after this attempt, or -1
+	// when the session has none.
+	BudgetLeft int
 }
 
 // DefaultShouldRetry retries failures that a later attempt may not meet:
@@ -203,7 +216,9 @@ func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
 			b.RetryCost = DefaultRetryBudget.RetryCost
 		}
 		if b.TimeoutCost == 0 {
-			b.TimeoutCost = max(DefaultRetryBudget.TimeoutCost, b.RetryCost)
+			// Twice a retry, as the defaults (5 and 10) are, within the
+			// capacity the user chose.
+			b.TimeoutCost = min(2*b.RetryCost, b.Capacity)
 		}
 		if b.SuccessRefund == 0 {
 			b.SuccessRefund = DefaultRetryBudget.SuccessRefund
@@ -309,6 +324,7 @@ type retrier struct {
 	policy  RetryPolicy
 	autoKey bool
 	hosts   hosts
+	hooks   hookList
 	// sleep and jitter are replaced by tests.
 	sleep  func(ctx context.Context, d time.Duration) error
 	jitter func(n int64) int64
@@ -317,7 +333,7 @@ type retrier struct {
 var _ http.RoundTripper = (*retrier)(nil)
 
 func newRetrier(next http.RoundTripper, c *config) *retrier {
-	r := &retrier{next: next, policy: c.retry, autoKey: c.autoIdempotencyKey, sleep: sleepCtx, jitter: mrand.Int64N}
+	r := &retrier{next: next, policy: c.retry, autoKey: c.autoIdempotencyKey, hooks: c.hooks, sleep: sleepCtx, jitter: mrand.Int64N}
 	r.hosts = hosts{breaker: c.breaker, limit: c.rateLimit, now: time.Now}
 	if !c.retry.Budget.Disabled && c.retry.MaxAttempts > 1 {
 		r.hosts.budget = &r.policy.Budget
@@ -417,8 +433,13 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			areq = req.Clone(ctx)
 			areq.Body = body
 		}
+		if len(r.hooks) > 0 {
+			r.hooks.beforeAttempt(AttemptInfo{Request: areq, Attempt: attempt, Elapsed: time.Since(start), BudgetLeft: h.budgetLeft()})
+		}
+		sent := time.Now()
 		resp, cancel, err := r.attempt(areq)
-		info := AttemptInfo{Request: areq, Attempt: attempt, Response: resp, Err: err, Elapsed: time.Since(start)}
+		info := AttemptInfo{Request: areq, Attempt: attempt, Response: resp, Err: err,
+			Elapsed: time.Since(start), Duration: time.Since(sent), BudgetLeft: -1}
 		if err != nil {
 			info.Kind = classify(ctx, err)
 		}
@@ -433,6 +454,10 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err == nil && !isFailure(resp.StatusCode) {
 			if attempt == 1 && h.budget != nil {
 				h.budget.refund(r.policy.Budget.SuccessRefund)
+			}
+			if len(r.hooks) > 0 {
+				info.BudgetLeft = h.budgetLeft()
+				r.hooks.afterAttempt(info)
 			}
 			resp.Body = releaseOnClose(resp.Body, cancel)
 			return resp, nil
@@ -452,6 +477,17 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			if !h.budget.take(cost) {
 				stop = ErrRetryBudget
+			}
+		}
+		if len(r.hooks) > 0 {
+			info.BudgetLeft = h.budgetLeft()
+			if stop != nil && !errors.Is(stop, errNoRetry) {
+				info.Reason = strings.TrimPrefix(stop.Error(), "courier: ")
+			}
+			r.hooks.afterAttempt(info)
+			if stop == nil {
+				info.Wait, info.Reason = wait, retryReason(info)
+				r.hooks.onRetry(info)
 			}
 		}
 		if stop != nil {
@@ -596,4 +632,18 @@ func release(cancel func()) {
 	if cancel != nil {
 		cancel()
 	}
+}
+
+// retryReason names why an attempt is retried, for hooks and logs.
+func retryReason(info AttemptInfo) string {
+	if info.Response != nil {
+		return strconv.Itoa(info.Response.StatusCode)
+	}
+	if info.Kind != nil {
+		return kindText(info.Kind)
+	}
+	if info.Err != nil {
+		return "error"
+	}
+	return ""
 }
