@@ -41,6 +41,7 @@ type testServer struct {
 	*httptest.Server
 	Requests atomic.Int64 // requests handled
 	NewConns atomic.Int64 // connections opened (ConnState StateNew)
+	Open     atomic.Int64 // connections open now (new, less closed or hijacked)
 }
 
 // newServer starts h on loopback under the mode (h2 means TLS with HTTP/2),
@@ -53,8 +54,12 @@ func newServer(t testing.TB, m mode, h http.Handler) *testServer {
 		h.ServeHTTP(w, r)
 	}))
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
+		switch s {
+		case http.StateNew:
 			ts.NewConns.Add(1)
+			ts.Open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			ts.Open.Add(-1)
 		}
 	}
 	ts.Server = srv
