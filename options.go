@@ -160,6 +160,7 @@ type config struct {
 	retry        RetryPolicy
 	breaker      *BreakerPolicy
 	hooks        hookList
+	hedging      *Hedging
 	rateLimit    *RateLimit
 	// autoIdempotencyKey gives POST and PATCH a fresh Idempotency-Key.
 	autoIdempotencyKey bool

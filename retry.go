@@ -325,6 +325,7 @@ type retrier struct {
 	autoKey bool
 	hosts   hosts
 	hooks   hookList
+	hedging *Hedging
 	// sleep and jitter are replaced by tests.
 	sleep  func(ctx context.Context, d time.Duration) error
 	jitter func(n int64) int64
@@ -333,7 +334,7 @@ type retrier struct {
 var _ http.RoundTripper = (*retrier)(nil)
 
 func newRetrier(next http.RoundTripper, c *config) *retrier {
-	r := &retrier{next: next, policy: c.retry, autoKey: c.autoIdempotencyKey, hooks: c.hooks, sleep: sleepCtx, jitter: mrand.Int64N}
+	r := &retrier{next: next, policy: c.retry, autoKey: c.autoIdempotencyKey, hooks: c.hooks, hedging: c.hedging, sleep: sleepCtx, jitter: mrand.Int64N}
 	r.hosts = hosts{breaker: c.breaker, limit: c.rateLimit, now: time.Now}
 	if !c.retry.Budget.Disabled && c.retry.MaxAttempts > 1 {
 		r.hosts.budget = &r.policy.Budget
@@ -407,9 +408,10 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Header.Set("Idempotency-Key", newUUID())
 	}
 	h := r.hosts.get(req.URL.Host)
+	hedges := 0 // extra copies sent by hedging, counted as attempts
 	for attempt := 1; ; attempt++ {
 		if c != nil {
-			c.attempts = attempt - 1 // of this hop: a redirect starts over
+			c.attempts = attempt - 1 + hedges // of this hop: a redirect starts over
 		}
 		if err := h.wait(ctx); err != nil {
 			return nil, err
@@ -422,7 +424,7 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 		if c != nil {
-			c.attempts = attempt
+			c.attempts = attempt + hedges
 		}
 		areq := req
 		if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
@@ -437,7 +439,19 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			r.hooks.beforeAttempt(AttemptInfo{Request: areq, Attempt: attempt, Elapsed: time.Since(start), BudgetLeft: h.budgetLeft()})
 		}
 		sent := time.Now()
-		resp, cancel, err := r.attempt(areq)
+		var resp *http.Response
+		var cancel func()
+		var err error
+		if r.hedging != nil && hedgeable(areq) {
+			var copies int
+			resp, cancel, copies, err = r.hedged(ctx, h, areq)
+			hedges += copies - 1
+			if c != nil {
+				c.attempts = attempt + hedges
+			}
+		} else {
+			resp, cancel, err = r.attempt(areq)
+		}
 		info := AttemptInfo{Request: areq, Attempt: attempt, Response: resp, Err: err,
 			Elapsed: time.Since(start), Duration: time.Since(sent), BudgetLeft: -1}
 		if err != nil {

@@ -114,7 +114,7 @@ func New(opts ...Option) (*Session, error) {
 	// redirect loop, so that each hop is retried on its own, and over the
 	// middleware, so that every attempt is logged, authenticated and signed
 	// anew.
-	if c.retry.MaxAttempts > 1 || c.autoIdempotencyKey || c.breaker != nil || c.rateLimit != nil || len(c.hooks) > 0 {
+	if c.retry.MaxAttempts > 1 || c.autoIdempotencyKey || c.breaker != nil || c.rateLimit != nil || len(c.hooks) > 0 || c.hedging != nil {
 		s.retrier = newRetrier(rt, &c)
 		rt = s.retrier
 	}

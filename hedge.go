@@ -1,0 +1,136 @@
+package courier
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Hedging sends extra copies of a slow idempotent request: when an attempt
+// has not answered after Delay, another is sent, and the first good response
+// wins; the others are canceled. It trades a little extra load for a shorter
+// tail of slow responses ("The Tail at Scale").
+//
+// Only idempotent methods (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) with a
+// replayable body are hedged. Each extra copy draws RetryCost from the host's
+// retry budget, so hedging stops when the budget is low: it never becomes a
+// second source of amplification.
+type Hedging struct {
+	// Delay is how long an attempt may go unanswered before another copy is
+	// sent. Set it near the latency percentile to cut, such as the p95.
+	Delay time.Duration
+	// MaxExtra is how many extra copies may be sent (default 1).
+	MaxExtra int
+}
+
+// WithHedging turns hedging on; see [Hedging].
+func WithHedging(h Hedging) Option {
+	return sessionOption(func(c *config) error {
+		if h.Delay <= 0 {
+			return &OptionError{"WithHedging.Delay", fmt.Errorf("must be positive, got %v", h.Delay)}
+		}
+		if h.MaxExtra < 0 {
+			return &OptionError{"WithHedging.MaxExtra", fmt.Errorf("must not be negative, got %d", h.MaxExtra)}
+		}
+		if h.MaxExtra == 0 {
+			h.MaxExtra = 1
+		}
+		c.hedging = &h
+		return nil
+	})
+}
+
+// hedgeable reports whether req may be sent more than once at a time.
+func hedgeable(req *http.Request) bool {
+	return idempotent(req.Method) && (req.Body == nil || req.Body == http.NoBody || req.GetBody != nil)
+}
+
+type hedgeResult struct {
+	i    int
+	resp *http.Response
+	err  error
+}
+
+// hedged sends req, and copies of it after each Delay without an answer,
+// and returns the first good response (or the last failure when all fail).
+// Every copy it started has finished, and every losing response is closed,
+// by the time it returns. sent is how many copies went out; cancel releases
+// the winner's context once its body is done with.
+func (r *retrier) hedged(ctx context.Context, h *host, req *http.Request) (resp *http.Response, cancel func(), sent int, err error) {
+	hc := r.hedging
+	results := make(chan hedgeResult, 1+hc.MaxExtra)
+	var cancels []context.CancelFunc
+	launch := func(areq *http.Request) {
+		actx, acancel := context.WithCancel(ctx)
+		i := len(cancels)
+		cancels = append(cancels, acancel)
+		go func() {
+			resp, err := r.next.RoundTrip(areq.WithContext(actx))
+			results <- hedgeResult{i, resp, err}
+		}()
+	}
+	launch(req)
+	timer := time.NewTimer(hc.Delay)
+	defer timer.Stop()
+	pending := 1
+	var winner, last *hedgeResult
+	for pending > 0 && winner == nil {
+		select {
+		case res := <-results:
+			pending--
+			if res.err == nil && !isFailure(res.resp.StatusCode) {
+				winner = &res
+				continue
+			}
+			if last != nil {
+				r.closeHedge(last, cancels)
+			}
+			last = &res
+		case <-timer.C:
+			if len(cancels) > hc.MaxExtra || (h.budget != nil && !h.budget.take(r.policy.Budget.RetryCost)) {
+				continue
+			}
+			areq := req
+			if req.Body != nil && req.Body != http.NoBody {
+				body, gerr := req.GetBody()
+				if gerr != nil {
+					continue
+				}
+				areq = req.Clone(ctx)
+				areq.Body = body
+			}
+			launch(areq)
+			pending++
+			timer.Reset(hc.Delay)
+		}
+	}
+	if winner == nil {
+		winner = last
+	} else if last != nil {
+		r.closeHedge(last, cancels)
+	}
+	// The losers still out: cancel them first, then wait for them and close
+	// what they got, so that no goroutine or body outlives the request.
+	for i, c := range cancels {
+		if i != winner.i {
+			c()
+		}
+	}
+	for ; pending > 0; pending-- {
+		res := <-results
+		r.closeHedge(&res, cancels)
+	}
+	if winner.err != nil {
+		cancels[winner.i]()
+		return nil, nil, len(cancels), winner.err
+	}
+	return winner.resp, cancels[winner.i], len(cancels), nil
+}
+
+func (r *retrier) closeHedge(res *hedgeResult, cancels []context.CancelFunc) {
+	if res.resp != nil {
+		discardResponse(res.resp)
+	}
+	cancels[res.i]()
+}
