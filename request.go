@@ -69,20 +69,21 @@ func checkAbsolute(u *url.URL) error {
 // given; anything else is appended to the base URL's path. Query parameters
 // are assembled in order: the base URL's, the session's, the path's, the
 // request's.
-func (s *Session) resolve(path string, reqQuery []queryParam) (*url.URL, error) {
-	var u *url.URL
+//
+// The result is written into u, which the caller allocated (the request's
+// own URL), so that resolving costs no URL of its own.
+func (s *Session) resolve(path string, reqQuery []queryParam, u *url.URL) error {
 	pathQuery := ""
 	if simplePath(path) && s.cfg.baseURL != nil {
 		// Fast path: nothing to parse, escape or clean.
-		v := *s.cfg.baseURL
-		v.Path = joinPath(s.cfg.baseURL.Path, path)
-		if v.RawPath != "" {
-			v.RawPath = joinPath(s.cfg.baseURL.RawPath, path)
+		*u = *s.cfg.baseURL
+		u.Path = joinPath(s.cfg.baseURL.Path, path)
+		if u.RawPath != "" {
+			u.RawPath = joinPath(s.cfg.baseURL.RawPath, path)
 		}
-		u = &v
 	} else {
 		if !httpguts.ValidHeaderFieldValue(path) || strings.ContainsAny(path, " \t") {
-			return nil, errors.New("path contains a space or control character")
+			return errors.New("path contains a space or control character")
 		}
 		ref, err := url.Parse(path)
 		if err != nil {
@@ -90,37 +91,37 @@ func (s *Session) resolve(path string, reqQuery []queryParam) (*url.URL, error) 
 			if errors.As(err, &ue) {
 				err = ue.Err
 			}
-			return nil, fmt.Errorf("cannot parse path: %w", err)
+			return fmt.Errorf("cannot parse path: %w", err)
 		}
 		switch {
 		case ref.Scheme != "":
 			if err := checkAbsolute(ref); err != nil {
-				return nil, err
+				return err
 			}
 			// The URL's own query is the request path's: it goes after the
 			// session's parameters, as the Query option documents.
-			u, pathQuery = ref, ref.RawQuery
+			*u, pathQuery = *ref, ref.RawQuery
 			u.RawQuery = ""
 		case ref.Host != "" || strings.HasPrefix(path, "//"):
-			return nil, errors.New("path starting with // is ambiguous: give a full URL with a scheme")
+			return errors.New("path starting with // is ambiguous: give a full URL with a scheme")
 		case s.cfg.baseURL == nil:
-			return nil, errors.New("relative path and no base URL (use WithBaseURL or a full URL)")
+			return errors.New("relative path and no base URL (use WithBaseURL or a full URL)")
 		default:
 			v := *s.cfg.baseURL
 			escaped, err := appendEscapedPath(s.cfg.baseURL.EscapedPath(), ref.EscapedPath())
 			if err != nil {
-				return nil, err
+				return err
 			}
 			unescaped, err := url.PathUnescape(escaped)
 			if err != nil {
-				return nil, fmt.Errorf("cannot parse path: %w", err)
+				return fmt.Errorf("cannot parse path: %w", err)
 			}
 			v.Path, v.RawPath = unescaped, ""
 			if v.EscapedPath() != escaped {
 				v.RawPath = escaped
 			}
 			pathQuery = ref.RawQuery
-			u = &v
+			*u = v
 		}
 		u.Fragment, u.RawFragment = "", ""
 	}
@@ -133,7 +134,7 @@ func (s *Session) resolve(path string, reqQuery []queryParam) (*url.URL, error) 
 	if len(session) > 0 || len(reqQuery) > 0 || pathQuery != "" {
 		u.RawQuery = buildQuery(u.RawQuery, session, pathQuery, reqQuery)
 	}
-	return u, nil
+	return nil
 }
 
 // buildQuery joins raw query strings and parameters in order, keeping raw
@@ -264,12 +265,12 @@ func (s *Session) newRequest(ctx context.Context, method, path string, rc *reque
 	if !validMethod(method) {
 		return nil, fmt.Errorf("method %q is not a valid token", method)
 	}
-	u, err := s.resolve(path, rc.query)
+	req, err := http.NewRequestWithContext(ctx, method, "", nil)
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "", nil)
-	if err != nil {
+	u := req.URL
+	if err := s.resolve(path, rc.query, u); err != nil {
 		return nil, err
 	}
 	user := u.User
