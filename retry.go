@@ -408,10 +408,10 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Header.Set("Idempotency-Key", newUUID())
 	}
 	h := r.hosts.get(req.URL.Host)
-	hedges := 0 // extra copies sent by hedging, counted as attempts
+	extra := 0 // attempts beyond the loop's: hedges, and net/http's own resends
 	for attempt := 1; ; attempt++ {
 		if c != nil {
-			c.attempts = attempt - 1 + hedges // of this hop: a redirect starts over
+			c.attempts = attempt - 1 + extra // of this hop: a redirect starts over
 		}
 		if err := h.wait(ctx); err != nil {
 			return nil, err
@@ -424,7 +424,7 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 		if c != nil {
-			c.attempts = attempt + hedges
+			c.attempts = attempt + extra
 		}
 		areq := req
 		if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
@@ -445,12 +445,28 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 		if r.hedging != nil && hedgeable(areq) {
 			var copies int
 			resp, cancel, copies, err = r.hedged(ctx, h, areq)
-			hedges += copies - 1
+			extra += copies - 1
 			if c != nil {
-				c.attempts = attempt + hedges
+				c.attempts = attempt + extra
 			}
 		} else {
+			var before int32
+			if c != nil {
+				before = c.conns.Load()
+			}
 			resp, cancel, err = r.attempt(areq)
+			if c != nil {
+				if resent := int(c.conns.Load()-before) - 1; resent > 0 {
+					// net/http sent it again on a new connection after
+					// a reused one failed: those are attempts, and
+					// retries the budget pays for.
+					extra += resent
+					c.attempts = attempt + extra
+					if h.budget != nil {
+						h.budget.take(resent * r.policy.Budget.RetryCost)
+					}
+				}
+			}
 		}
 		info := AttemptInfo{Request: areq, Attempt: attempt, Response: resp, Err: err,
 			Elapsed: time.Since(start), Duration: time.Since(sent), BudgetLeft: -1}
@@ -466,7 +482,8 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 		if err == nil && !isFailure(resp.StatusCode) {
-			if attempt == 1 && h.budget != nil {
+			if attempt == 1 && extra == 0 && h.budget != nil {
+				// A first-try success (not one after a hedge or a resend).
 				h.budget.refund(r.policy.Budget.SuccessRefund)
 			}
 			if len(r.hooks) > 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"runtime"
 	"strings"
@@ -218,7 +219,12 @@ func (s *Session) Close(ctx context.Context) error {
 // below can find it), and it owns the request's timer and in-flight slot.
 type call struct {
 	context.Context
-	s      *Session
+	s *Session
+	// trace counts the connections the transport hands this request
+	// (GotConn): more than one in an attempt means net/http resent it
+	// on its own, which counts as an attempt.
+	trace  httptrace.ClientTrace
+	conns  atomic.Int32
 	cancel context.CancelCauseFunc
 	timer  *time.Timer
 	// bodyIdle > 0 switches the timer to guard each body read.
@@ -336,6 +342,15 @@ func (c *call) finish() {
 	c.s.end()
 }
 
+// traced returns the call's context with its connection counter attached
+// (composed with any trace the caller had set).
+func (c *call) traced() context.Context {
+	c.trace.GotConn = c.gotConn
+	return httptrace.WithClientTrace(c, &c.trace)
+}
+
+func (c *call) gotConn(httptrace.GotConnInfo) { c.conns.Add(1) }
+
 // hopURL returns the URL of the hop the request was on: the first
 // request's, or the redirect target's it had reached.
 func (c *call) hopURL(first *http.Request) *url.URL {
@@ -412,7 +427,11 @@ func (s *Session) roundTripStream(req *http.Request) (*http.Response, error) {
 		closeRequestBody(req)
 		return nil, kindError(ErrClosed, err)
 	}
-	r2 := req.WithContext(c)
+	var ctx context.Context = c
+	if s.retrier != nil {
+		ctx = c.traced()
+	}
+	r2 := req.WithContext(ctx)
 	r2.Header = s.mergeDefaults(req)
 	resp, err := c.exchange(r2)
 	if err != nil {

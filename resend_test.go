@@ -1,0 +1,84 @@
+package courier_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/courierhttp/courier"
+)
+
+// dropOnReuse is a raw HTTP/1.1 server: on each connection it answers the
+// first request with keep-alive, then reads the next request and closes the
+// connection without answering. net/http then resends an idempotent request
+// on a new connection by itself (a "transparent resend").
+func dropOnReuse(t *testing.T) (addr string, requests *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	requests = &atomic.Int64{}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer conn.Close()
+				br := bufio.NewReader(conn)
+				for i := 0; ; i++ {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					requests.Add(1)
+					if i > 0 {
+						return // drop the reused connection mid-exchange
+					}
+					io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			})
+		}
+	})
+	return ln.Addr().String(), requests
+}
+
+// net/http's own resend of a request on a fresh connection counts as an
+// attempt, and the budget pays for it like any retry.
+func TestTransparentResendCountsAsAttempt(t *testing.T) {
+	t.Parallel()
+	addr, requests := dropOnReuse(t)
+	s, err := courier.New(courier.WithBaseURL("http://" + addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	host := addr
+	if _, err := s.Get(t.Context(), "/first"); err != nil {
+		t.Fatal(err)
+	}
+	before := s.BudgetLeft(host)
+	resp, err := s.Get(t.Context(), "/second") // reuses the conn, is dropped, resent
+	if err != nil {
+		t.Fatalf("Get on a dropped reused connection = %v, want success through net/http's resend", err)
+	}
+	if got := requests.Load(); got != 3 {
+		t.Fatalf("server read %d requests, want 3 (first, dropped second, resent second)", got)
+	}
+	if resp.Attempts != 2 {
+		t.Errorf("Response.Attempts = %d, want 2: the resend is an attempt", resp.Attempts)
+	}
+	if got := s.BudgetLeft(host); got != before-courier.DefaultRetryBudget.RetryCost {
+		t.Errorf("BudgetLeft = %d, want %d: the resend costs a retry", got, before-courier.DefaultRetryBudget.RetryCost)
+	}
+}
