@@ -77,6 +77,29 @@
 // other defaults but not those. A header set on the request itself is always
 // sent.
 //
+// # Retries
+//
+// Sessions retry by default, in one loop that [Session.Client] users get
+// too ([RetryPolicy], [WithRetry]): three attempts in all, with exponential
+// backoff and full jitter (100ms base, 20s cap). Only what is safe is
+// retried: idempotent methods, or a POST or PATCH carrying an
+// Idempotency-Key ([IdempotencyKey], [WithIdempotencyKeys]), or any request
+// that was never sent (a failure to connect); only failures a later attempt
+// may not meet (connection errors, timeouts, 408, 425, 429, 502, 503, 504;
+// 500 with [RetryStatuses]); never 501 or another 4xx, never a body that
+// cannot be replayed. A Retry-After hint is obeyed, and one beyond the cap
+// (60s) or the deadline fails at once with [ErrRetryAfterTooLong]. No sleep
+// starts that cannot end before the deadline ([ErrRetryDeadline]).
+//
+// Retries are drawn from a token budget per host ([RetryBudget], in the
+// style of the AWS SDKs): when a host fails everything, a session sends it
+// about one attempt per request, not three, and says so with
+// [ErrRetryBudget]. A per-host circuit breaker ([WithBreaker],
+// [ErrCircuitOpen]), a client-side rate limit ([WithRateLimit],
+// [ErrRateLimited]) and hedging of slow idempotent requests ([WithHedging])
+// are options. [WithHooks] sees every attempt: its number, why it is
+// retried, the wait, and the budget left.
+//
 // # Redirects
 //
 // Sessions follow up to 10 redirects ([WithRedirects]) in their own loop:

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/courierhttp/courier"
@@ -189,4 +190,35 @@ func ExampleSession_Close() {
 	// Output:
 	// <nil>
 	// true
+}
+
+// Retries are on by default; hooks show each one. (NoBackoff keeps the
+// example fast; the default waits are jittered.)
+func ExampleWithRetry() {
+	var calls atomic.Int32
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) < 3 {
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, "ready")
+	}))
+	defer api.Close()
+	ctx := context.Background()
+	s, _ := courier.New(
+		courier.WithBaseURL(api.URL),
+		courier.WithRetry(courier.RetryPolicy{MaxAttempts: 4, Backoff: courier.NoBackoff}),
+		courier.WithHooks(courier.Hooks{OnRetry: func(i courier.AttemptInfo) {
+			fmt.Printf("attempt %d: %s, retrying\n", i.Attempt, i.Reason)
+		}}),
+	)
+	defer s.Close(ctx)
+
+	resp, err := s.Get(ctx, "/jobs/7")
+	fmt.Println(resp.Text(), resp.Attempts, err)
+	// Output:
+	// attempt 1: 503, retrying
+	// attempt 2: 503, retrying
+	// ready 3 <nil>
 }
