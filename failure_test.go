@@ -36,25 +36,6 @@ import (
 // generous, timing claims belong in benchmarks.
 const slack = time.Second
 
-// openSession creates a session without a test server (for addresses that
-// refuse or never answer), closed on cleanup with a check that nothing was
-// left open.
-func openSession(t *testing.T, opts ...courier.Option) *courier.Session {
-	t.Helper()
-	s, err := courier.New(opts...)
-	if err != nil {
-		t.Fatalf("courier.New: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return s
-}
-
 // requireIs reports every target that errors.Is does not find in err.
 func requireIs(t *testing.T, err error, targets ...error) {
 	t.Helper()
@@ -101,13 +82,7 @@ var quietLog = log.New(io.Discard, "", 0)
 
 func TestConnectRefused(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	s := openSession(t, courier.WithBaseURL("http://"+addr))
+	s := openSession(t, courier.WithBaseURL("http://"+closedPort(t)))
 
 	start := time.Now()
 	resp, err := s.Get(t.Context(), "/")

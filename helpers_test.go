@@ -81,7 +81,15 @@ func newSession(t testing.TB, ts *testServer, opts ...courier.Option) *courier.S
 	if ts.TLS != nil {
 		all = append(all, courier.WithTLSConfig(trust(ts.Server)))
 	}
-	s, err := courier.New(append(all, opts...)...)
+	return openSession(t, append(all, opts...)...)
+}
+
+// openSession creates a session without a test server (for addresses that
+// refuse or never answer), closed on cleanup with a check that nothing was
+// left open.
+func openSession(t testing.TB, opts ...courier.Option) *courier.Session {
+	t.Helper()
+	s, err := courier.New(opts...)
 	if err != nil {
 		t.Fatalf("courier.New: %v", err)
 	}
@@ -93,6 +101,18 @@ func newSession(t testing.TB, ts *testServer, opts ...courier.Option) *courier.S
 		}
 	})
 	return s
+}
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }
 
 // trust returns a TLS config that trusts the test server's certificate.

@@ -2,7 +2,6 @@ package courier_test
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -58,11 +57,7 @@ func dropOnReuse(t *testing.T) (addr string, requests *atomic.Int64) {
 func TestTransparentResendCountsAsAttempt(t *testing.T) {
 	t.Parallel()
 	addr, requests := dropOnReuse(t)
-	s, err := courier.New(courier.WithBaseURL("http://" + addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close(context.Background()) })
+	s := openSession(t, courier.WithBaseURL("http://"+addr))
 	host := addr
 	if _, err := s.Get(t.Context(), "/first"); err != nil {
 		t.Fatal(err)

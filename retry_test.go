@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -213,15 +212,8 @@ func TestRetryNonReplayableBodyIsNotRetried(t *testing.T) {
 // A failure to connect sent nothing, so even a POST is retried.
 func TestRetryConnectRefusedEvenPOST(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	s, _ := courier.New(courier.WithBaseURL("http://"+addr), fast)
-	defer s.Close(context.Background())
-	_, err = s.Post(t.Context(), "/", courier.JSON(1))
+	s := openSession(t, courier.WithBaseURL("http://"+closedPort(t)), fast)
+	_, err := s.Post(t.Context(), "/", courier.JSON(1))
 	var ce *courier.Error
 	if !errors.As(err, &ce) || !errors.Is(err, courier.ErrConnect) || ce.Attempts != 3 {
 		t.Errorf("Post = %v, want ErrConnect after 3 attempts", err)
