@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
 	"os"
 	"strconv"
 	"strings"
@@ -41,7 +42,9 @@ var (
 	// ErrTLS: the TLS handshake failed (certificate, version, alert).
 	ErrTLS = errors.New("courier: TLS handshake failed")
 	// ErrConnLost: the connection broke after it was made: reset, closed by
-	// the server before or in the middle of the response.
+	// the server before or in the middle of the response, or the response
+	// was cut or malformed (a client cannot tell a header line cut short
+	// from a bad one).
 	ErrConnLost = errors.New("courier: connection lost")
 	// ErrBodyTooLarge: a response body was larger than the session's limit
 	// (counted after decoding), or carried too many content encodings.
@@ -433,7 +436,41 @@ func classify(ctx context.Context, err error) error {
 	if errors.As(err, &se) {
 		return ErrConnLost
 	}
+	// Anything else the transport failed with, once connected, broke the
+	// exchange: a response cut inside its headers reads as "malformed
+	// MIME header", an unexported error type of net/http.
+	var te *transportError
+	var pe textproto.ProtocolError
+	if errors.As(err, &te) || errors.As(err, &pe) {
+		return ErrConnLost
+	}
 	return nil
+}
+
+// transportError marks an error that came out of the base transport once
+// it had a connection, as opposed to one a middleware returned.
+type transportError struct{ err error }
+
+func (e *transportError) Error() string { return e.err.Error() }
+func (e *transportError) Unwrap() error { return e.err }
+
+// markTransportErrors sits on the base transport and marks the errors of
+// exchanges that had a connection: those broke on the wire. A request the
+// transport refused before connecting (an invalid header a middleware set)
+// is not marked, and keeps no kind.
+type markTransportErrors struct{ rt http.RoundTripper }
+
+func (m markTransportErrors) RoundTrip(req *http.Request) (*http.Response, error) {
+	c := callFrom(req.Context())
+	var before int32
+	if c != nil {
+		before = c.conns.Load()
+	}
+	resp, err := m.rt.RoundTrip(req)
+	if err != nil && c != nil && c.conns.Load() > before {
+		return resp, &transportError{err}
+	}
+	return resp, err
 }
 
 // ctxFailure returns why ctx ended early, or nil. For a request's own

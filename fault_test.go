@@ -364,25 +364,21 @@ func faultCases() []faultCase {
 			// The connection ends inside a header line (30 bytes, in
 			// "Content-Length"), or inside the status line (10 bytes,
 			// "HTTP/1.1 2"). net/http reads the cut line as a whole one
-			// and reports "HTTP/1.x transport connection broken: malformed
-			// MIME header" (or "malformed HTTP status code"), to which
-			// courier gives no kind: nothing is resent, GET included.
-			// TODO(resilience): the same fault as the 17-byte row, where
-			// the cut falls on a line boundary and courier reports
-			// ErrConnLost and retries; classify should treat these as a
-			// lost connection too. Observed behaviour recorded here.
+			// and reports a malformed header or status; courier knows the
+			// error came out of the transport, so it is a lost connection
+			// like the 17-byte cut, and retried where that is safe.
 			name: "limit_data 30B, in a header line",
 			inject: func(t *testing.T, p *toxiproxy.Proxy) {
 				p.AddToxic(t, "limit_data", toxiproxy.Downstream, 1, map[string]any{"bytes": 30})
 			},
-			want: everyMethod(outcome{kind: errNoKind, min: 1, max: 1}),
+			want: byMethod(fails(courier.ErrConnLost, 3), fails(courier.ErrConnLost, 1)),
 		},
 		{
 			name: "limit_data 10B, in the status line",
 			inject: func(t *testing.T, p *toxiproxy.Proxy) {
 				p.AddToxic(t, "limit_data", toxiproxy.Downstream, 1, map[string]any{"bytes": 10})
 			},
-			want: everyMethod(outcome{kind: errNoKind, min: 1, max: 1}),
+			want: byMethod(fails(courier.ErrConnLost, 3), fails(courier.ErrConnLost, 1)),
 		},
 		{
 			// Row 12: 1 KB/s on a 1 MiB body, 1s to get it: a timeout,

@@ -38,6 +38,10 @@ func (r *redirector) RoundTrip(req *http.Request) (*http.Response, error) {
 		if loc == "" {
 			return resp, nil
 		}
+		if strings.ContainsFunc(loc, func(r rune) bool { return r < 0x20 || r == 0x7f || r == ' ' }) {
+			discardResponse(resp)
+			return nil, errors.New("redirect: bad Location header: control character or space")
+		}
 		target, err := req.URL.Parse(loc)
 		if ue := (*url.Error)(nil); errors.As(err, &ue) {
 			err = ue.Err // its text quotes the Location, secrets and all

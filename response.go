@@ -206,11 +206,7 @@ func (s *Session) Do(ctx context.Context, method, path string, opts ...RequestOp
 	if err != nil {
 		return nil, &Error{Op: "request", Method: method, URL: redact.String(path), Kind: ErrClosed, Err: err}
 	}
-	var rctx context.Context = c
-	if s.retrier != nil {
-		rctx = c.traced()
-	}
-	req, err := s.newRequest(rctx, method, path, &rc)
+	req, err := s.newRequest(c.traced(), method, path, &rc)
 	if err != nil {
 		c.finish()
 		return nil, s.inputError(method, path, err)

@@ -104,7 +104,7 @@ func New(opts ...Option) (*Session, error) {
 	} else {
 		s.base = newTransport(&c)
 	}
-	var rt http.RoundTripper = s.base
+	var rt http.RoundTripper = markTransportErrors{s.base}
 	for i := len(c.middleware) - 1; i >= 0; i-- {
 		rt = c.middleware[i](rt)
 		if rt == nil {
@@ -427,11 +427,7 @@ func (s *Session) roundTripStream(req *http.Request) (*http.Response, error) {
 		closeRequestBody(req)
 		return nil, kindError(ErrClosed, err)
 	}
-	var ctx context.Context = c
-	if s.retrier != nil {
-		ctx = c.traced()
-	}
-	r2 := req.WithContext(ctx)
+	r2 := req.WithContext(c.traced())
 	r2.Header = s.mergeDefaults(req)
 	resp, err := c.exchange(r2)
 	if err != nil {
