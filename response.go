@@ -373,11 +373,7 @@ func (s *Session) requestError(c *call, req *http.Request, err error) error {
 			e.Redirects = inner.Redirects
 		}
 	}
-	if e.Attempts == 0 && s.retrier == nil && e.Kind != ErrInvalidRequest {
-		// No retry layer counted attempts: the request went once. (With
-		// one, 0 means it never left: a breaker or rate limit stopped it.)
-		e.Attempts = 1
-	}
+
 	return e
 }
 

@@ -31,6 +31,12 @@ var (
 	// after the request's deadline, so courier stopped instead of sleeping
 	// into certain failure.
 	ErrRetryDeadline = errors.New("courier: no time left for another attempt")
+	// ErrMaybeApplied: a request that is not idempotent (a POST or PATCH
+	// without an Idempotency-Key) failed after it was sent, before its
+	// response came: the server may have applied it. courier does not
+	// send it again; do so only if you know it is safe, or give it an
+	// Idempotency-Key so that courier can.
+	ErrMaybeApplied = errors.New("courier: request may have been applied")
 )
 
 // RetryPolicy says which failed attempts are sent again and how long to wait
@@ -346,7 +352,7 @@ func newRetrier(next http.RoundTripper, c *config) *retrier {
 // URL: "api.example.com" or "api.example.com:8443"), or -1 when the session
 // has no budget.
 func (s *Session) BudgetLeft(host string) int {
-	if s.retrier == nil || s.retrier.hosts.budget == nil {
+	if s.retrier.hosts.budget == nil {
 		return -1
 	}
 	return int(s.retrier.hosts.get(host).budget.tokens.Load())
@@ -355,7 +361,7 @@ func (s *Session) BudgetLeft(host string) int {
 // BreakerState returns the state of a host's circuit breaker; a session
 // without one is always closed.
 func (s *Session) BreakerState(host string) BreakerState {
-	if s.retrier == nil || s.retrier.hosts.breaker == nil {
+	if s.retrier.hosts.breaker == nil {
 		return BreakerClosed
 	}
 	return s.retrier.hosts.get(host).breaker.current()
@@ -442,6 +448,10 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 		var resp *http.Response
 		var cancel func()
 		var err error
+		var before int32
+		if c != nil {
+			before = c.conns.Load()
+		}
 		if r.hedging != nil && hedgeable(areq) {
 			var copies int
 			resp, cancel, copies, err = r.hedged(ctx, h, areq)
@@ -450,10 +460,6 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 				c.attempts = attempt + extra
 			}
 		} else {
-			var before int32
-			if c != nil {
-				before = c.conns.Load()
-			}
 			resp, cancel, err = r.attempt(areq)
 			if c != nil {
 				if resent := int(c.conns.Load()-before) - 1; resent > 0 {
@@ -494,6 +500,11 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		stop := r.stopReason(ctx, req, info, attempt)
+		if err != nil && maybeApplied(req, info, c == nil || c.conns.Load() > before) {
+			// Whatever the reason it is not retried, say that it may
+			// have happened.
+			stop = ErrMaybeApplied
+		}
 		var wait time.Duration
 		if stop == nil {
 			wait, stop = r.wait(ctx, info, attempt)
@@ -545,6 +556,16 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
+}
+
+// maybeApplied reports whether a failed attempt of a request that is not
+// idempotent may have reached the server: it had a connection and broke or
+// timed out after that.
+func maybeApplied(req *http.Request, info AttemptInfo, connected bool) bool {
+	if idempotent(req.Method) || req.Header.Get("Idempotency-Key") != "" || !connected {
+		return false
+	}
+	return info.Kind == ErrConnLost || info.Kind == ErrTimeout
 }
 
 // errNoRetry marks a failure that is simply not retryable: the attempt's own

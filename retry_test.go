@@ -532,3 +532,43 @@ func TestRetryBudgetBoundsAmplification(t *testing.T) {
 	t.Logf("100%% failure: %d requests, %d attempts (%.2f per request), %d said ErrRetryBudget",
 		requests, attempts, float64(attempts)/requests, exhausted)
 }
+
+// A POST that broke after it was sent may have been applied: courier does
+// not resend it, and says so. One that never left says nothing of the kind.
+func TestRetryMaybeApplied(t *testing.T) {
+	t.Parallel()
+	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close() // the body was read, then the connection dropped
+		}
+	}))
+	for _, c := range []struct {
+		name     string
+		opts     []courier.Option
+		method   string
+		attempts int64
+		maybe    bool
+	}{
+		{"POST", []courier.Option{fast}, "POST", 1, true},
+		{"POST, retries off", []courier.Option{noRetry}, "POST", 1, true},
+		{"PUT is retried", []courier.Option{fast}, "PUT", 3, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := ts.Requests.Load()
+			s := newSession(t, ts, c.opts...)
+			_, err := s.Do(t.Context(), c.method, "/orders", courier.JSON(map[string]int{"qty": 1}))
+			if !errors.Is(err, courier.ErrConnLost) || errors.Is(err, courier.ErrMaybeApplied) != c.maybe {
+				t.Errorf("%s = %v; want ErrConnLost, ErrMaybeApplied %v", c.method, err, c.maybe)
+			}
+			if got := ts.Requests.Load() - before; got != c.attempts {
+				t.Errorf("server saw %d attempts, want %d", got, c.attempts)
+			}
+		})
+	}
+	s := openSession(t, courier.WithBaseURL("http://"+closedPort(t)), noRetry)
+	if _, err := s.Post(t.Context(), "/"); errors.Is(err, courier.ErrMaybeApplied) {
+		t.Errorf("refused POST = %v, want no ErrMaybeApplied: it never left", err)
+	}
+}

@@ -37,8 +37,8 @@ type Session struct {
 	// next is the stack below the top layer: redirects, retries,
 	// middleware, base.
 	next http.RoundTripper
-	// retrier is layer 2, kept for its budgets (BudgetLeft); nil when
-	// retries are off.
+	// retrier is layer 2, kept for its per-host state (BudgetLeft,
+	// BreakerState).
 	retrier *retrier
 	// stream is the top layer in streaming mode, for RoundTripper and Client.
 	stream http.RoundTripper
@@ -115,10 +115,8 @@ func New(opts ...Option) (*Session, error) {
 	// redirect loop, so that each hop is retried on its own, and over the
 	// middleware, so that every attempt is logged, authenticated and signed
 	// anew.
-	if c.retry.MaxAttempts > 1 || c.autoIdempotencyKey || c.breaker != nil || c.rateLimit != nil || len(c.hooks) > 0 || c.hedging != nil {
-		s.retrier = newRetrier(rt, &c)
-		rt = s.retrier
-	}
+	s.retrier = newRetrier(rt, &c)
+	rt = s.retrier
 	if c.maxRedirects > 0 {
 		rt = &redirector{next: rt, max: c.maxRedirects, sensitive: c.sensitive}
 	}
