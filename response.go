@@ -206,6 +206,7 @@ func (s *Session) Do(ctx context.Context, method, path string, opts ...RequestOp
 	if err != nil {
 		return nil, &Error{Op: "request", Method: method, URL: redact.String(path), Kind: ErrClosed, Err: err}
 	}
+	c.buffered = !rc.stream
 	req, err := s.newRequest(c.traced(), method, path, &rc)
 	if err != nil {
 		c.finish()
@@ -286,6 +287,9 @@ func hasContent(r *Response) bool {
 // (an error body), a longer body is cut at the limit without an error. A
 // body not read to its end is closed with drain.
 func readBody(resp *http.Response, limit int64, failOver bool, drain func(io.ReadCloser) error) ([]byte, error) {
+	if b, ok := resp.Body.(*bufferedBody); ok && int64(len(b.data)) <= limit {
+		return b.data, nil // layer 2 read it already, within the limit
+	}
 	if resp.ContentLength == 0 || resp.Body == nil || resp.Body == http.NoBody {
 		drainClose(resp.Body)
 		return nil, nil

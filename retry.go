@@ -487,6 +487,18 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 				h.pause(min(hint, r.policy.MaxRetryAfter))
 			}
 		}
+		if err == nil && !isFailure(resp.StatusCode) && c != nil && c.buffered &&
+			resp.StatusCode/100 == 2 && attempt < r.policy.MaxAttempts && mayRepeat(req) {
+			// The caller will see this body only once courier has read
+			// it all: if it breaks on the way, that is a failed attempt
+			// like any other, and retried where that is safe.
+			if rerr := c.readInFull(resp); rerr != nil {
+				release(cancel)
+				cancel = nil
+				resp, err = nil, rerr
+				info.Response, info.Err, info.Kind = nil, rerr, classify(ctx, rerr)
+			}
+		}
 		if err == nil && !isFailure(resp.StatusCode) {
 			if attempt == 1 && extra == 0 && h.budget != nil {
 				// A first-try success (not one after a hedge or a resend).
@@ -556,6 +568,13 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
+}
+
+// mayRepeat reports whether req may be sent again: idempotent, or carrying
+// an Idempotency-Key, with a body that can be replayed.
+func mayRepeat(req *http.Request) bool {
+	return (idempotent(req.Method) || req.Header.Get("Idempotency-Key") != "") &&
+		(req.Body == nil || req.Body == http.NoBody || req.GetBody != nil)
 }
 
 // maybeApplied reports whether a failed attempt of a request that is not

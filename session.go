@@ -239,6 +239,13 @@ type call struct {
 	// deadline is when the request timeout fires (zero: none).
 	deadline  time.Time
 	redirects []string
+	// buffered: the caller gets the body only once it is read in full (Do
+	// without Stream), so layer 2 may read it and retry a body that
+	// breaks. decode: courier decodes the body. body holds what layer 2
+	// read.
+	buffered bool
+	decode   bool
+	body     bufferedBody
 }
 
 type callKey struct{}
@@ -340,6 +347,42 @@ func (c *call) finish() {
 	c.s.end()
 }
 
+// bufferedBody is a body read in full by layer 2, handed to Do.
+type bufferedBody struct {
+	data []byte
+	off  int
+}
+
+func (b *bufferedBody) Read(p []byte) (int, error) {
+	if b.off >= len(b.data) {
+		return 0, io.EOF
+	}
+	n := copy(p, b.data[b.off:])
+	b.off += n
+	return n, nil
+}
+
+func (b *bufferedBody) Close() error { return nil }
+
+// readInFull decodes and reads a response's body for a buffered call, within
+// the session's limit, and replaces the body with what it read. An error
+// means the body could not be had: the caller has seen nothing of it.
+func (c *call) readInFull(resp *http.Response) error {
+	if c.decode {
+		if err := decodeBody(resp); err != nil {
+			c.drainClose(resp.Body)
+			return err
+		}
+	}
+	data, err := readBody(resp, c.s.cfg.maxBodySize, true, c.drainClose)
+	if err != nil {
+		return err
+	}
+	c.body = bufferedBody{data: data}
+	resp.Body = &c.body
+	return nil
+}
+
 // traced returns the call's context with its connection counter attached
 // (composed with any trace the caller had set).
 func (c *call) traced() context.Context {
@@ -399,6 +442,7 @@ func (c *call) exchange(req *http.Request) (*http.Response, error) {
 	} else {
 		req.Header["Accept-Encoding"] = []string{acceptEncoding}
 	}
+	c.decode = decode && req.Method != http.MethodHead
 	resp, err := c.s.next.RoundTrip(req)
 	if err != nil {
 		if resp != nil && resp.Body != nil {
