@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -243,6 +244,43 @@ func BenchmarkGetDecodeParallel(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(warm-start), "warmconns")
 			b.ReportMetric(float64(srv.conns(b)-warm), "conns")
+		})
+	}
+}
+
+// BenchmarkObservability measures the request path with a logger at Info
+// (so a healthy request emits nothing) and a set of hooks, against neither.
+// Stats are always counted.
+func BenchmarkObservability(b *testing.B) {
+	srv := startBenchServer(b)
+	quiet := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	hooks := courier.Hooks{
+		BeforeAttempt: func(courier.AttemptInfo) {},
+		AfterAttempt:  func(courier.AttemptInfo) {},
+		OnRetry:       func(courier.AttemptInfo) {},
+	}
+	for _, c := range []struct {
+		name string
+		opts []courier.Option
+	}{
+		{"off", nil},
+		{"logger-info+hooks", []courier.Option{courier.WithLogger(quiet), courier.WithHooks(hooks)}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			s, err := courier.New(append([]courier.Option{courier.WithBaseURL(srv.URL)}, c.opts...)...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close(context.Background())
+			ctx := context.Background()
+			courierGet(ctx, s)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if err := courierGet(ctx, s); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

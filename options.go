@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -161,6 +162,7 @@ type config struct {
 	breaker      *BreakerPolicy
 	hooks        hookList
 	hedging      *Hedging
+	logger       *slog.Logger
 	rateLimit    *RateLimit
 	// autoIdempotencyKey gives POST and PATCH a fresh Idempotency-Key.
 	autoIdempotencyKey bool
@@ -462,6 +464,21 @@ func WithMiddleware(mw ...Middleware) Option {
 			}
 		}
 		c.middleware = append(c.middleware, mw...)
+		return nil
+	})
+}
+
+// WithLogger logs every attempt to l (nil, the default, logs nothing): one
+// line each, with the method, redacted URL, status or error, attempt number,
+// duration, whether the connection was reused, and for a retry its reason
+// and wait. Levels are chosen so that a healthy service logs nothing above
+// Debug: a successful attempt, or a response such as a 404, is Debug; an
+// attempt that is retried is Info; a failure that is given up on (attempts,
+// budget or deadline exhausted, or not retryable) is Warn. Secrets are
+// redacted. When the level is off, nothing is built.
+func WithLogger(l *slog.Logger) Option {
+	return sessionOption(func(c *config) error {
+		c.logger = l
 		return nil
 	})
 }

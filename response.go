@@ -214,8 +214,11 @@ func (s *Session) Do(ctx context.Context, method, path string, opts ...RequestOp
 	}
 	resp, err := c.exchange(req)
 	if err != nil {
-		return nil, s.requestError(c, req, err)
+		e := s.requestError(c, req, err)
+		s.stats.failure(e.(*Error).Kind)
+		return nil, e
 	}
+	s.stats.status(resp.StatusCode)
 	r := &Response{
 		StatusCode: resp.StatusCode,
 		Status:     resp.Status,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
 	"slices"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/courierhttp/courier/internal/redact"
 )
 
 // Retry stop reasons, matched with errors.Is on the error a request returns
@@ -332,6 +335,8 @@ type retrier struct {
 	hosts   hosts
 	hooks   hookList
 	hedging *Hedging
+	stats   *counters
+	logger  *slog.Logger
 	// sleep and jitter are replaced by tests.
 	sleep  func(ctx context.Context, d time.Duration) error
 	jitter func(n int64) int64
@@ -339,8 +344,8 @@ type retrier struct {
 
 var _ http.RoundTripper = (*retrier)(nil)
 
-func newRetrier(next http.RoundTripper, c *config) *retrier {
-	r := &retrier{next: next, policy: c.retry, autoKey: c.autoIdempotencyKey, hooks: c.hooks, hedging: c.hedging, sleep: sleepCtx, jitter: mrand.Int64N}
+func newRetrier(next http.RoundTripper, c *config, stats *counters) *retrier {
+	r := &retrier{next: next, policy: c.retry, autoKey: c.autoIdempotencyKey, hooks: c.hooks, hedging: c.hedging, stats: stats, logger: c.logger, sleep: sleepCtx, jitter: mrand.Int64N}
 	r.hosts = hosts{breaker: c.breaker, limit: c.rateLimit, now: time.Now}
 	if !c.retry.Budget.Disabled && c.retry.MaxAttempts > 1 {
 		r.hosts.budget = &r.policy.Budget
@@ -452,6 +457,7 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 		if c != nil {
 			before = c.conns.Load()
 		}
+		extraBefore := extra
 		if r.hedging != nil && hedgeable(areq) {
 			var copies int
 			resp, cancel, copies, err = r.hedged(ctx, h, areq)
@@ -474,6 +480,7 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 				}
 			}
 		}
+		r.stats.attempts.Add(int64(1 + (extra - extraBefore)))
 		info := AttemptInfo{Request: areq, Attempt: attempt, Response: resp, Err: err,
 			Elapsed: time.Since(start), Duration: time.Since(sent), BudgetLeft: -1}
 		if err != nil {
@@ -508,6 +515,7 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 				info.BudgetLeft = h.budgetLeft()
 				r.hooks.afterAttempt(info)
 			}
+			r.log(ctx, slog.LevelDebug, "attempt", info, c, 0, nil)
 			resp.Body = releaseOnClose(resp.Body, cancel)
 			return resp, nil
 		}
@@ -532,6 +540,12 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			if !h.budget.take(cost) {
 				stop = ErrRetryBudget
 			}
+		}
+		if stop == nil {
+			r.stats.retries.add(retryReason(info))
+			r.log(ctx, slog.LevelInfo, "retrying", info, c, wait, nil)
+		} else {
+			r.log(ctx, failLevel(info), "attempt failed", info, c, 0, stop)
 		}
 		if len(r.hooks) > 0 {
 			info.BudgetLeft = h.budgetLeft()
@@ -703,6 +717,51 @@ func release(cancel func()) {
 	if cancel != nil {
 		cancel()
 	}
+}
+
+// failLevel is the level of a failed attempt that is not retried: a give-up
+// (a failure a retry could have helped) is a Warn; a response the server
+// meant, such as a 404, is only a Debug.
+func failLevel(info AttemptInfo) slog.Level {
+	if info.Err != nil || isFailure(info.Response.StatusCode) {
+		return slog.LevelWarn
+	}
+	return slog.LevelDebug
+}
+
+// log writes one line for an attempt, when the session has a logger that
+// takes the level: method, redacted URL, status or error, attempt, its
+// duration, whether the connection was reused, and the retry's reason and
+// wait or why retrying stopped. Nothing is built when the level is off.
+func (r *retrier) log(ctx context.Context, level slog.Level, msg string, info AttemptInfo, c *call, wait time.Duration, stop error) {
+	if r.logger == nil || !r.logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 10)
+	attrs = append(attrs,
+		slog.String("method", info.Request.Method),
+		slog.String("url", redact.URL(info.Request.URL)),
+		slog.Int("attempt", info.Attempt),
+		slog.Duration("duration", info.Duration))
+	if info.Response != nil {
+		attrs = append(attrs, slog.Int("status", info.Response.StatusCode))
+		if info.Response.ContentLength >= 0 {
+			attrs = append(attrs, slog.Int64("bytes", info.Response.ContentLength))
+		}
+	}
+	if info.Err != nil {
+		attrs = append(attrs, slog.String("error", info.Err.Error()))
+	}
+	if c != nil {
+		attrs = append(attrs, slog.Bool("reused", c.reused.Load()))
+	}
+	if level == slog.LevelInfo {
+		attrs = append(attrs, slog.String("reason", retryReason(info)), slog.Duration("wait", wait))
+	}
+	if stop != nil && !errors.Is(stop, errNoRetry) {
+		attrs = append(attrs, slog.String("stopped", strings.TrimPrefix(stop.Error(), "courier: ")))
+	}
+	r.logger.LogAttrs(ctx, level, "courier: "+msg, attrs...)
 }
 
 // retryReason names why an attempt is retried, for hooks and logs.

@@ -31,6 +31,8 @@ type Session struct {
 	cfg config
 	// base is the transport at the bottom of the stack.
 	base http.RoundTripper
+	// stats counts what the session did (Stats).
+	stats counters
 	// plain and creds split the default headers once: creds (sensitive
 	// ones) go only to the base URL's origin.
 	plain, creds defaults
@@ -115,7 +117,7 @@ func New(opts ...Option) (*Session, error) {
 	// redirect loop, so that each hop is retried on its own, and over the
 	// middleware, so that every attempt is logged, authenticated and signed
 	// anew.
-	s.retrier = newRetrier(rt, &c)
+	s.retrier = newRetrier(rt, &c, &s.stats)
 	rt = s.retrier
 	if c.maxRedirects > 0 {
 		rt = &redirector{next: rt, max: c.maxRedirects, sensitive: c.sensitive}
@@ -223,6 +225,7 @@ type call struct {
 	// on its own, which counts as an attempt.
 	trace  httptrace.ClientTrace
 	conns  atomic.Int32
+	reused atomic.Bool // the last connection came from the pool
 	cancel context.CancelCauseFunc
 	timer  *time.Timer
 	// bodyIdle > 0 switches the timer to guard each body read.
@@ -269,6 +272,7 @@ func (s *Session) startCall(parent context.Context, timeout time.Duration) (*cal
 	if !s.begin() {
 		return nil, ErrClosed
 	}
+	s.stats.requests.Add(1)
 	c := &call{s: s}
 	c.Context, c.cancel = context.WithCancelCause(parent)
 	if timeout > 0 {
@@ -390,7 +394,15 @@ func (c *call) traced() context.Context {
 	return httptrace.WithClientTrace(c, &c.trace)
 }
 
-func (c *call) gotConn(httptrace.GotConnInfo) { c.conns.Add(1) }
+func (c *call) gotConn(info httptrace.GotConnInfo) {
+	c.conns.Add(1)
+	c.reused.Store(info.Reused)
+	if info.Reused {
+		c.s.stats.connsReused.Add(1)
+	} else {
+		c.s.stats.connsNew.Add(1)
+	}
+}
 
 // hopURL returns the URL of the hop the request was on: the first
 // request's, or the redirect target's it had reached.
@@ -473,8 +485,11 @@ func (s *Session) roundTripStream(req *http.Request) (*http.Response, error) {
 	r2.Header = s.mergeDefaults(req)
 	resp, err := c.exchange(r2)
 	if err != nil {
-		return nil, kindError(classify(c, err), err)
+		kind := classify(c, err)
+		s.stats.failure(kind)
+		return nil, kindError(kind, err)
 	}
+	s.stats.status(resp.StatusCode)
 	if resp.Body == http.NoBody {
 		// Nothing to read (204, 304, HEAD, Content-Length 0): callers
 		// often skip Close then, which costs nothing with net/http.
