@@ -466,7 +466,14 @@ func (m markTransportErrors) RoundTrip(req *http.Request) (*http.Response, error
 	if c != nil {
 		before = c.conns.Load()
 	}
+	if c != nil {
+		c.clock.attemptStart.Store(time.Now().UnixNano())
+		c.clock.dns.Store(0)
+	}
 	resp, err := m.rt.RoundTrip(req)
+	if c != nil && err == nil {
+		c.clock.firstByte.Store(c.clock.since(c.clock.attemptStart.Load()))
+	}
 	if err != nil && c != nil && c.conns.Load() > before {
 		return resp, &transportError{err}
 	}

@@ -145,25 +145,26 @@ type RoundTripperFunc func(*http.Request) (*http.Response, error)
 func (f RoundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 type config struct {
-	baseURL      *url.URL
-	header       http.Header
-	query        []queryParam
-	timeouts     Timeouts
-	maxBodySize  int64
-	maxRedirects int
-	pool         Pool
-	tlsConfig    *tls.Config
-	proxy        func(*http.Request) (*url.URL, error)
-	proxySet     bool
-	transport    http.RoundTripper
-	middleware   []Middleware
-	leakTracking bool
-	retry        RetryPolicy
-	breaker      *BreakerPolicy
-	hooks        hookList
-	hedging      *Hedging
-	logger       *slog.Logger
-	rateLimit    *RateLimit
+	baseURL         *url.URL
+	header          http.Header
+	query           []queryParam
+	timeouts        Timeouts
+	maxBodySize     int64
+	maxRedirects    int
+	pool            Pool
+	tlsConfig       *tls.Config
+	proxy           func(*http.Request) (*url.URL, error)
+	proxySet        bool
+	transport       http.RoundTripper
+	middleware      []Middleware
+	leakTracking    bool
+	retry           RetryPolicy
+	breaker         *BreakerPolicy
+	hooks           hookList
+	hedging         *Hedging
+	logger          *slog.Logger
+	detailedTimings bool
+	rateLimit       *RateLimit
 	// autoIdempotencyKey gives POST and PATCH a fresh Idempotency-Key.
 	autoIdempotencyKey bool
 	sensitive          []string

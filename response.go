@@ -44,6 +44,8 @@ type Response struct {
 	Attempts int
 	// Request is the final request sent.
 	Request *http.Request
+	// Timings says where the time went; see [Timings].
+	Timings Timings
 
 	body    []byte
 	stream  io.ReadCloser
@@ -237,6 +239,7 @@ func (s *Session) Do(ctx context.Context, method, path string, opts ...RequestOp
 	ok := rc.anyStatus || (resp.StatusCode >= 200 && resp.StatusCode < 300) || slices.Contains(rc.expect, resp.StatusCode)
 	if ok && rc.stream {
 		c.streaming()
+		r.Timings = c.timings() // up to the headers: the body is the caller's
 		r.stream = s.track(c, r.Request, resp.Body)
 		if rc.into != nil {
 			return r, r.Decode(rc.into)
@@ -248,6 +251,7 @@ func (s *Session) Do(ctx context.Context, method, path string, opts ...RequestOp
 		limit = min(limit, MaxErrorBodySize)
 	}
 	r.body, err = readBody(resp, limit, ok, c.drainClose)
+	r.Timings = c.timings()
 	c.finish()
 	if err != nil {
 		if errors.Is(err, ErrBodyTooLarge) {

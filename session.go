@@ -226,6 +226,7 @@ type call struct {
 	trace  httptrace.ClientTrace
 	conns  atomic.Int32
 	reused atomic.Bool // the last connection came from the pool
+	clock  clock       // timings as they come in
 	cancel context.CancelCauseFunc
 	timer  *time.Timer
 	// bodyIdle > 0 switches the timer to guard each body read.
@@ -274,6 +275,7 @@ func (s *Session) startCall(parent context.Context, timeout time.Duration) (*cal
 	}
 	s.stats.requests.Add(1)
 	c := &call{s: s}
+	c.clock.start = time.Now()
 	c.Context, c.cancel = context.WithCancelCause(parent)
 	if timeout > 0 {
 		c.deadline = time.Now().Add(timeout)
@@ -391,12 +393,22 @@ func (c *call) readInFull(resp *http.Response) error {
 // (composed with any trace the caller had set).
 func (c *call) traced() context.Context {
 	c.trace.GotConn = c.gotConn
+	if c.s.cfg.detailedTimings {
+		c.detailedTrace()
+	}
 	return httptrace.WithClientTrace(c, &c.trace)
 }
 
 func (c *call) gotConn(info httptrace.GotConnInfo) {
 	c.conns.Add(1)
 	c.reused.Store(info.Reused)
+	c.clock.idle.Store(int64(info.IdleTime))
+	if info.Reused {
+		// This attempt did not dial: no connect or TLS time of its own.
+		c.clock.connect.Store(0)
+		c.clock.tls.Store(0)
+		c.clock.dns.Store(0)
+	}
 	if info.Reused {
 		c.s.stats.connsReused.Add(1)
 	} else {

@@ -38,7 +38,7 @@ func newTransport(c *config) *http.Transport {
 	}
 	t := &http.Transport{
 		Proxy:                  proxy,
-		DialContext:            dialer.DialContext,
+		DialContext:            timedDial(dialer.DialContext),
 		TLSClientConfig:        tlsConfig,
 		TLSHandshakeTimeout:    off(c.timeouts.TLSHandshake),
 		ResponseHeaderTimeout:  off(c.timeouts.ResponseHeader),
@@ -59,7 +59,7 @@ func newTransport(c *config) *http.Transport {
 	}
 	handshakeTimeout := off(c.timeouts.TLSHandshake)
 	t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		raw, err := dialer.DialContext(ctx, network, addr)
+		raw, err := timedDial(dialer.DialContext)(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
@@ -80,7 +80,12 @@ func newTransport(c *config) *http.Transport {
 			hctx, cancel = context.WithTimeout(ctx, handshakeTimeout)
 			defer cancel()
 		}
-		if err := conn.HandshakeContext(hctx); err != nil {
+		tlsStart := time.Now()
+		err = conn.HandshakeContext(hctx)
+		if c := callFrom(ctx); c != nil {
+			c.clock.tls.Store(int64(time.Since(tlsStart)))
+		}
+		if err != nil {
 			raw.Close()
 			if ctx.Err() != nil {
 				// The request ended (canceled or timed out): not a TLS
