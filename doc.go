@@ -100,6 +100,16 @@
 // are options. [WithHooks] sees every attempt: its number, why it is
 // retried, the wait, and the budget left.
 //
+// # Observability
+//
+// [WithLogger] logs one line per attempt through log/slog, with secrets
+// redacted; a healthy service logs nothing above Debug. [WithHooks] calls
+// functions before and after each attempt and before each retry.
+// [Session.Stats] returns counters (requests, attempts, retries by reason,
+// failures by kind, statuses, connections opened and reused, budgets,
+// breakers), and every [Response] carries [Timings]. None of it allocates
+// on a request that succeeds.
+//
 // # Redirects
 //
 // Sessions follow up to 10 redirects ([WithRedirects]) in their own loop:
