@@ -1,0 +1,53 @@
+package courier_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/courierhttp/courier"
+)
+
+func TestCurl(t *testing.T) {
+	t.Parallel()
+	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
+	s := newSession(t, ts, courier.Header("Authorization", "Bearer "+secretCanary), courier.Header("X-Tenant", "o'neil"))
+	resp, err := s.Post(t.Context(), "/orders", courier.Query("token", secretCanary),
+		courier.JSON(map[string]any{"qty": 2, "password": secretCanary}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := resp.Curl()
+	if strings.Contains(got, secretCanary) {
+		t.Errorf("Curl() = %s\nshows a secret", got)
+	}
+	for _, want := range []string{
+		"curl -X 'POST'",
+		"-H 'Authorization: REDACTED'",
+		`-H 'X-Tenant: o'\''neil'`,
+		"-H 'Content-Type: application/json'",
+		"--compressed",
+		`--data-binary '{"password":"REDACTED","qty":2}'`,
+		"/orders?token=REDACTED'",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Curl() = %s\nlacks %s", got, want)
+		}
+	}
+	// The request's own body is untouched.
+	body, _ := resp.Request.GetBody()
+	data, _ := io.ReadAll(body)
+	if !strings.Contains(string(data), secretCanary) {
+		t.Errorf("Curl consumed or changed the request body: %s", data)
+	}
+}
+
+func TestCurlOneShotBody(t *testing.T) {
+	t.Parallel()
+	req, _ := http.NewRequest(http.MethodPut, "https://u:"+secretCanary+"@api.test/x", io.MultiReader(strings.NewReader("secret body")))
+	got := courier.Curl(req)
+	if strings.Contains(got, secretCanary) || strings.Contains(got, "secret body") || !strings.Contains(got, "one-shot body, not shown") {
+		t.Errorf("Curl(one-shot) = %s", got)
+	}
+}
