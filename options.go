@@ -145,26 +145,27 @@ type RoundTripperFunc func(*http.Request) (*http.Response, error)
 func (f RoundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 type config struct {
-	baseURL         *url.URL
-	header          http.Header
-	query           []queryParam
-	timeouts        Timeouts
-	maxBodySize     int64
-	maxRedirects    int
-	pool            Pool
-	tlsConfig       *tls.Config
-	proxy           func(*http.Request) (*url.URL, error)
-	proxySet        bool
-	transport       http.RoundTripper
-	middleware      []Middleware
-	leakTracking    bool
-	retry           RetryPolicy
-	breaker         *BreakerPolicy
-	hooks           hookList
-	hedging         *Hedging
-	logger          *slog.Logger
-	detailedTimings bool
-	rateLimit       *RateLimit
+	baseURL           *url.URL
+	header            http.Header
+	query             []queryParam
+	timeouts          Timeouts
+	maxBodySize       int64
+	maxRedirects      int
+	pool              Pool
+	tlsConfig         *tls.Config
+	proxy             func(*http.Request) (*url.URL, error)
+	proxySet          bool
+	transport         http.RoundTripper
+	middleware        []Middleware
+	requestMiddleware []Middleware
+	leakTracking      bool
+	retry             RetryPolicy
+	breaker           *BreakerPolicy
+	hooks             hookList
+	hedging           *Hedging
+	logger            *slog.Logger
+	detailedTimings   bool
+	rateLimit         *RateLimit
 	// autoIdempotencyKey gives POST and PATCH a fresh Idempotency-Key.
 	autoIdempotencyKey bool
 	sensitive          []string
@@ -480,6 +481,23 @@ func WithMiddleware(mw ...Middleware) Option {
 func WithLogger(l *slog.Logger) Option {
 	return sessionOption(func(c *config) error {
 		c.logger = l
+		return nil
+	})
+}
+
+// WithRequestMiddleware adds middleware around each whole request: it sees
+// the request once, before redirects and retries, and the final response or
+// error after them, where [WithMiddleware] sees every attempt. It suits a
+// span or a metric per logical request. The first given is the outermost;
+// several options accumulate.
+func WithRequestMiddleware(mw ...Middleware) Option {
+	return sessionOption(func(c *config) error {
+		for _, m := range mw {
+			if m == nil {
+				return &OptionError{"WithRequestMiddleware", errors.New("nil middleware")}
+			}
+		}
+		c.requestMiddleware = append(c.requestMiddleware, mw...)
 		return nil
 	})
 }

@@ -122,6 +122,13 @@ func New(opts ...Option) (*Session, error) {
 	if c.maxRedirects > 0 {
 		rt = &redirector{next: rt, max: c.maxRedirects, sensitive: c.sensitive}
 	}
+	// Request middleware wraps the whole logical request, redirects and
+	// retries included: the place for a span per request.
+	for i := len(c.requestMiddleware) - 1; i >= 0; i-- {
+		if rt = c.requestMiddleware[i](rt); rt == nil {
+			return nil, &OptionError{"WithRequestMiddleware", fmt.Errorf("middleware %d returned a nil RoundTripper", i)}
+		}
+	}
 	s.next = rt
 	s.stream = RoundTripperFunc(s.roundTripStream)
 	return s, nil
