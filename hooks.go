@@ -1,6 +1,10 @@
 package courier
 
-import "errors"
+import (
+	"errors"
+	"net/http"
+	"net/url"
+)
 
 // Hooks are functions courier calls as a request runs, for logging,
 // metrics and tests. Every field is optional. They run on the request's
@@ -21,12 +25,31 @@ type Hooks struct {
 	// again, before it waits: Reason says why, Wait for how long,
 	// BudgetLeft what the retry left in the host's budget.
 	OnRetry func(AttemptInfo)
+	// OnRedirect is called before a redirect is followed, with the 3xx
+	// response (its body not yet read) and where it leads.
+	OnRedirect func(RedirectInfo)
+	// OnError is called once when a request fails without a response: its
+	// Err and Kind, Attempt (how many were made), Elapsed.
+	OnError func(AttemptInfo)
+}
+
+// RedirectInfo describes a redirect about to be followed.
+type RedirectInfo struct {
+	// Request is the request that got the redirect, Response the 3xx.
+	Request  *http.Request
+	Response *http.Response
+	// To is where the redirect leads, and Hop its number, from 1.
+	To  *url.URL
+	Hop int
+	// Stripped names the headers removed because the redirect changes
+	// origin (credentials).
+	Stripped []string
 }
 
 // WithHooks adds hooks to every request of the session.
 func WithHooks(h Hooks) Option {
 	return sessionOption(func(c *config) error {
-		if h.BeforeAttempt == nil && h.AfterAttempt == nil && h.OnRetry == nil {
+		if h.BeforeAttempt == nil && h.AfterAttempt == nil && h.OnRetry == nil && h.OnRedirect == nil && h.OnError == nil {
 			return &OptionError{"WithHooks", errors.New("no hook set")}
 		}
 		c.hooks = append(c.hooks, h)
@@ -57,6 +80,22 @@ func (l hookList) onRetry(info AttemptInfo) {
 	for _, h := range l {
 		if h.OnRetry != nil {
 			h.OnRetry(info)
+		}
+	}
+}
+
+func (l hookList) onRedirect(info RedirectInfo) {
+	for _, h := range l {
+		if h.OnRedirect != nil {
+			h.OnRedirect(info)
+		}
+	}
+}
+
+func (l hookList) onError(info AttemptInfo) {
+	for _, h := range l {
+		if h.OnError != nil {
+			h.OnError(info)
 		}
 	}
 }

@@ -83,3 +83,41 @@ func TestHooksEmptyIsAnError(t *testing.T) {
 		t.Errorf("New(WithHooks(Hooks{})) = %v, want an *OptionError for WithHooks", err)
 	}
 }
+
+func TestHooksOnRedirectAndOnError(t *testing.T) {
+	t.Parallel()
+	other := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/away" {
+			http.Redirect(w, r, other.URL+"/landed", http.StatusFound)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	var redirects []courier.RedirectInfo
+	var errs []courier.AttemptInfo
+	var reused []bool
+	s := newSession(t, ts, noRetry, courier.Header("Authorization", "Bearer x"),
+		courier.WithHooks(courier.Hooks{
+			OnRedirect:   func(i courier.RedirectInfo) { redirects = append(redirects, i) },
+			OnError:      func(i courier.AttemptInfo) { errs = append(errs, i) },
+			AfterAttempt: func(i courier.AttemptInfo) { reused = append(reused, i.Reused) },
+		}))
+	if _, err := s.Get(t.Context(), "/away"); err != nil {
+		t.Fatal(err)
+	}
+	if len(redirects) != 1 || redirects[0].Hop != 1 || redirects[0].Response.StatusCode != 302 ||
+		redirects[0].To.String() != other.URL+"/landed" || strings.Join(redirects[0].Stripped, ",") != "Authorization" {
+		t.Errorf("OnRedirect saw %+v, want one 302 hop to the other server, Authorization stripped", redirects)
+	}
+	s.Get(t.Context(), "/")
+	if len(reused) != 3 || reused[0] || !reused[2] {
+		t.Errorf("AfterAttempt Reused = %v, want false first, true for the third (same server again)", reused)
+	}
+	dead := openSession(t, courier.WithBaseURL("http://"+closedPort(t)), noRetry,
+		courier.WithHooks(courier.Hooks{OnError: func(i courier.AttemptInfo) { errs = append(errs, i) }}))
+	dead.Get(t.Context(), "/")
+	if len(errs) != 1 || !errors.Is(errs[0].Kind, courier.ErrConnect) || errs[0].Attempt != 1 {
+		t.Errorf("OnError saw %+v, want one ErrConnect after 1 attempt", errs)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/courierhttp/courier/internal/redact"
@@ -21,6 +22,7 @@ type redirector struct {
 	next      http.RoundTripper
 	max       int
 	sensitive []string
+	hooks     hookList
 }
 
 var _ http.RoundTripper = (*redirector)(nil)
@@ -63,6 +65,16 @@ func (r *redirector) RoundTrip(req *http.Request) (*http.Response, error) {
 				Err: fmt.Errorf("stopped after %d redirects", r.max)}
 		}
 		next, err := r.nextRequest(orig, req, resp, target)
+		if err == nil && len(r.hooks) > 0 {
+			var stripped []string
+			for k := range req.Header {
+				if _, kept := next.Header[k]; !kept {
+					stripped = append(stripped, k)
+				}
+			}
+			slices.Sort(stripped)
+			r.hooks.onRedirect(RedirectInfo{Request: req, Response: resp, To: target, Hop: hops + 1, Stripped: stripped})
+		}
 		discardResponse(resp)
 		if err != nil {
 			return nil, err

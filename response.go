@@ -216,8 +216,11 @@ func (s *Session) Do(ctx context.Context, method, path string, opts ...RequestOp
 	}
 	resp, err := c.exchange(req)
 	if err != nil {
-		e := s.requestError(c, req, err)
-		s.stats.failure(e.(*Error).Kind)
+		e := s.requestError(c, req, err).(*Error)
+		s.stats.failure(e.Kind)
+		if len(s.cfg.hooks) > 0 {
+			s.cfg.hooks.onError(AttemptInfo{Request: req, Attempt: e.Attempts, Err: e, Kind: e.Kind, Elapsed: time.Since(c.clock.start), BudgetLeft: -1})
+		}
 		return nil, e
 	}
 	s.stats.status(resp.StatusCode)

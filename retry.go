@@ -140,6 +140,8 @@ type AttemptInfo struct {
 	// BudgetLeft is the host's retry budget after this attempt, or -1
 	// when the session has none.
 	BudgetLeft int
+	// Reused reports whether the attempt's connection came from the pool.
+	Reused bool
 }
 
 // DefaultShouldRetry retries failures that a later attempt may not meet:
@@ -485,6 +487,9 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			Elapsed: time.Since(start), Duration: time.Since(sent), BudgetLeft: -1}
 		if err != nil {
 			info.Kind = classify(ctx, err)
+		}
+		if c != nil {
+			info.Reused = c.reused.Load()
 		}
 		if h.breaker != nil {
 			h.breaker.record(h.breaker.p.IsFailure(info), probe)

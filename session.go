@@ -120,7 +120,7 @@ func New(opts ...Option) (*Session, error) {
 	s.retrier = newRetrier(rt, &c, &s.stats)
 	rt = s.retrier
 	if c.maxRedirects > 0 {
-		rt = &redirector{next: rt, max: c.maxRedirects, sensitive: c.sensitive}
+		rt = &redirector{next: rt, max: c.maxRedirects, sensitive: c.sensitive, hooks: c.hooks}
 	}
 	// Request middleware wraps the whole logical request, redirects and
 	// retries included: the place for a span per request.
@@ -506,6 +506,9 @@ func (s *Session) roundTripStream(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		kind := classify(c, err)
 		s.stats.failure(kind)
+		if len(s.cfg.hooks) > 0 {
+			s.cfg.hooks.onError(AttemptInfo{Request: req, Attempt: c.attempts, Err: err, Kind: kind, Elapsed: time.Since(c.clock.start), BudgetLeft: -1})
+		}
 		return nil, kindError(kind, err)
 	}
 	s.stats.status(resp.StatusCode)
