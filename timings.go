@@ -3,6 +3,7 @@ package courier
 import (
 	"context"
 	"net"
+	"net/http"
 	"net/http/httptrace"
 	"sync/atomic"
 	"time"
@@ -111,4 +112,17 @@ func (c *call) detailedTrace() {
 			k.wrote.Store(k.since(s))
 		}
 	}
+}
+
+// TimingsOf returns the timings of a response that came through
+// [Session.Client] or [Session.RoundTripper], up to its headers, and
+// whether it has them (a response without a body does not).
+func TimingsOf(resp *http.Response) (Timings, bool) {
+	if resp == nil {
+		return Timings{}, false
+	}
+	if b, ok := resp.Body.(*trackedBody); ok {
+		return b.c.timings(), true
+	}
+	return Timings{}, false
 }
