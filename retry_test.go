@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/couriertest"
 )
 
 // fast retries at once, so tests count attempts without waiting.
@@ -118,16 +119,19 @@ func TestRetryRulesPolicyCannotOverride(t *testing.T) {
 	}
 }
 
+// Policy tests need no network: they use courier's own test kit.
 func TestRetryStatusesOptIn(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, &statusSequence{statuses: []int{500, 500, 200}})
-	s := newSession(t, ts, courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff, ShouldRetry: courier.RetryStatuses(500)}))
-	resp, err := s.Get(t.Context(), "/")
+	mock := couriertest.NewMock(t)
+	route := mock.On("GET", "/jobs/{id}").Respond(500, "").Respond(500, "").Respond(200, "done").Times(3)
+	s := openSession(t, courier.WithBaseURL("http://api.test"), courier.WithTransport(mock),
+		courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff, ShouldRetry: courier.RetryStatuses(500)}))
+	resp, err := s.Get(t.Context(), "/jobs/7")
 	if err != nil {
 		t.Fatalf("Get = %v, want success on the third attempt", err)
 	}
-	if resp.Attempts != 3 || ts.Requests.Load() != 3 {
-		t.Errorf("Attempts = %d, server saw %d; want 3, 3", resp.Attempts, ts.Requests.Load())
+	if resp.Attempts != 3 || route.Calls() != 3 || resp.Text() != "done" {
+		t.Errorf("Attempts = %d, route called %d times, body %q; want 3, 3, done", resp.Attempts, route.Calls(), resp.Text())
 	}
 }
 
@@ -212,11 +216,17 @@ func TestRetryNonReplayableBodyIsNotRetried(t *testing.T) {
 // A failure to connect sent nothing, so even a POST is retried.
 func TestRetryConnectRefusedEvenPOST(t *testing.T) {
 	t.Parallel()
-	s := openSession(t, courier.WithBaseURL("http://"+closedPort(t)), fast)
+	refused := couriertest.NewFaults(couriertest.NewMock(t), couriertest.Refused())
+	s := openSession(t, courier.WithBaseURL("http://api.test"), courier.WithTransport(refused), fast)
 	_, err := s.Post(t.Context(), "/", courier.JSON(1))
 	var ce *courier.Error
-	if !errors.As(err, &ce) || !errors.Is(err, courier.ErrConnect) || ce.Attempts != 3 {
-		t.Errorf("Post = %v, want ErrConnect after 3 attempts", err)
+	if !errors.As(err, &ce) || !errors.Is(err, courier.ErrConnect) || ce.Attempts != 3 || refused.Calls() != 3 {
+		t.Errorf("Post = %v after %d calls, want ErrConnect after 3 attempts", err, refused.Calls())
+	}
+	// A real refused port, once, to tie the kit's fault to the real thing.
+	real := openSession(t, courier.WithBaseURL("http://"+closedPort(t)), noRetry)
+	if _, err := real.Post(t.Context(), "/", courier.JSON(1)); !errors.Is(err, courier.ErrConnect) {
+		t.Errorf("Post to a closed port = %v, want ErrConnect", err)
 	}
 }
 
