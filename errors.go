@@ -297,6 +297,7 @@ type OptionError struct {
 	Err    error
 }
 
+// Error returns "courier: <option>: <cause>".
 func (e *OptionError) Error() string { return "courier: " + e.Option + ": " + e.Err.Error() }
 
 // Unwrap returns the cause.
@@ -319,6 +320,8 @@ type CloseError struct {
 	Err error
 }
 
+// Error says how many requests and bodies were left, and where unclosed
+// bodies were opened when that is known.
 func (e *CloseError) Error() string {
 	s := fmt.Sprintf("courier: close: %d requests still in flight", e.InFlight)
 	if e.Unclosed > 0 {

@@ -37,6 +37,8 @@ const (
 	ModePassthrough
 )
 
+// String returns the mode's name: "replay", "record", "record-missing" or
+// "passthrough".
 func (m Mode) String() string {
 	switch m {
 	case ModeRecord:
