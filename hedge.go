@@ -43,7 +43,7 @@ func WithHedging(h Hedging) Option {
 
 // hedgeable reports whether req may be sent more than once at a time.
 func hedgeable(req *http.Request) bool {
-	return idempotent(req.Method) && (req.Body == nil || req.Body == http.NoBody || req.GetBody != nil)
+	return idempotent(req.Method) && replayable(req)
 }
 
 type hedgeResult struct {

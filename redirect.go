@@ -141,7 +141,7 @@ func (r *redirector) nextRequest(orig, prev *http.Request, resp *http.Response, 
 	// the previous hop.
 	if !sameOrigin(orig.URL, target) {
 		for k := range next.Header {
-			if redact.IsSensitiveHeader(k) || containsFold(r.sensitive, k) {
+			if isSensitive(r.sensitive, k) {
 				delete(next.Header, k)
 			}
 		}

@@ -27,16 +27,22 @@ func parseAbsoluteURL(raw string) (*url.URL, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("cannot parse URL: %w", err)
+		return nil, parseError("URL", err)
 	}
 	if err := checkAbsolute(u); err != nil {
 		return nil, err
 	}
 	return u, nil
+}
+
+// parseError reports a url.Parse failure without the *url.Error wrapper,
+// whose text repeats the whole input (and whatever secret is in it).
+func parseError(what string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("cannot parse %s: %w", what, err)
 }
 
 func checkAbsolute(u *url.URL) error {
@@ -87,11 +93,7 @@ func (s *Session) resolve(path string, reqQuery []queryParam, u *url.URL) error 
 		}
 		ref, err := url.Parse(path)
 		if err != nil {
-			var ue *url.Error
-			if errors.As(err, &ue) {
-				err = ue.Err
-			}
-			return fmt.Errorf("cannot parse path: %w", err)
+			return parseError("path", err)
 		}
 		switch {
 		case ref.Scheme != "":
@@ -490,8 +492,12 @@ func (s *Session) sendsCredentials(u *url.URL) bool {
 	return s.cfg.baseURL == nil || sameOrigin(s.cfg.baseURL, u)
 }
 
-func (s *Session) sensitiveHeader(k string) bool {
-	return redact.IsSensitiveHeader(k) || containsFold(s.cfg.sensitive, k)
+func (s *Session) sensitiveHeader(k string) bool { return isSensitive(s.cfg.sensitive, k) }
+
+// isSensitive reports whether header k carries a secret: one of courier's
+// list, or one the user marked with WithSensitiveHeaders.
+func isSensitive(marked []string, k string) bool {
+	return redact.IsSensitiveHeader(k) || containsFold(marked, k)
 }
 
 // mergeDefaults returns the header for a request made through

@@ -592,8 +592,12 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 // mayRepeat reports whether req may be sent again: idempotent, or carrying
 // an Idempotency-Key, with a body that can be replayed.
 func mayRepeat(req *http.Request) bool {
-	return (idempotent(req.Method) || req.Header.Get("Idempotency-Key") != "") &&
-		(req.Body == nil || req.Body == http.NoBody || req.GetBody != nil)
+	return (idempotent(req.Method) || req.Header.Get("Idempotency-Key") != "") && replayable(req)
+}
+
+// replayable reports whether req's body, if any, can be sent again.
+func replayable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 }
 
 // maybeApplied reports whether a failed attempt of a request that is not
@@ -632,7 +636,7 @@ func (r *retrier) stopReason(ctx context.Context, req *http.Request, info Attemp
 	if !nothingSent && !idempotent(req.Method) && req.Header.Get("Idempotency-Key") == "" {
 		return errNoRetry
 	}
-	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+	if !replayable(req) {
 		return fmt.Errorf("%w, so it was not retried", ErrBodyNotReplayable)
 	}
 	if !r.policy.ShouldRetry(info) {

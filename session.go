@@ -658,6 +658,11 @@ func drainClose(rc io.ReadCloser) error {
 	if rc == nil {
 		return nil
 	}
+	if d, ok := rc.(*decodedBody); ok {
+		// Its Close drains the compressed bytes: cheaper than decoding
+		// what nobody will read.
+		return d.Close()
+	}
 	io.CopyN(io.Discard, rc, maxDrain)
 	return rc.Close()
 }
