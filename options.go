@@ -171,6 +171,11 @@ type config struct {
 	sensitive          []string
 	disableHTTP2       bool
 	removedHeader      map[string]bool
+	auth               []Middleware
+	// credentialOrigins get credentials besides the base URL's origin.
+	credentialOrigins []*url.URL
+	jar               http.CookieJar
+	jarSet            bool
 }
 
 type queryParam struct{ key, value string }

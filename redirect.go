@@ -64,6 +64,10 @@ func (r *redirector) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, &Error{Kind: ErrTooManyRedirects, Redirects: chain,
 				Err: fmt.Errorf("stopped after %d redirects", r.max)}
 		}
+		if resp.Request == nil {
+			// The chain must be walkable (CredentialsAllowed).
+			resp.Request = req
+		}
 		next, err := r.nextRequest(orig, req, resp, target)
 		if err == nil && len(r.hooks) > 0 {
 			var stripped []string

@@ -481,15 +481,27 @@ func marshalJSON(v any) ([]byte, error) {
 	return b[:len(b)-1], nil // drop Encode's newline
 }
 
-// sendsCredentials reports whether the session's sensitive default headers
-// (Authorization, Cookie, X-Api-Key, those named by WithSensitiveHeaders...)
-// may go to u: a session with a base URL sends them only to the base URL's
-// origin (an http base also to https on the default ports), so that a full
-// URL to another host, or an SDK using Session.Client against another API,
-// never receives them. A session without a base URL has no origin to bind
-// them to and sends them everywhere.
+// sendsCredentials reports whether the session's credentials (sensitive
+// default headers such as Authorization, Cookie and X-Api-Key, query
+// parameters, auth layers) may go to u: a session with a base URL sends them
+// only to the base URL's origin (an http base also to https on the default
+// ports) and to the origins of WithCredentialOrigins, so that a full URL to
+// another host, or an SDK using Session.Client against another API, never
+// receives them. A session with neither has no origin to bind them to and
+// sends them everywhere.
 func (s *Session) sendsCredentials(u *url.URL) bool {
-	return s.cfg.baseURL == nil || sameOrigin(s.cfg.baseURL, u)
+	if s.cfg.baseURL == nil && len(s.cfg.credentialOrigins) == 0 {
+		return true
+	}
+	if s.cfg.baseURL != nil && sameOrigin(s.cfg.baseURL, u) {
+		return true
+	}
+	for _, o := range s.cfg.credentialOrigins {
+		if sameOrigin(o, u) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Session) sensitiveHeader(k string) bool { return isSensitive(s.cfg.sensitive, k) }

@@ -113,6 +113,19 @@ func New(opts ...Option) (*Session, error) {
 			return nil, &OptionError{"WithMiddleware", fmt.Errorf("middleware %d returned a nil RoundTripper", i)}
 		}
 	}
+	if len(c.auth) > 0 {
+		authed := rt
+		for i := len(c.auth) - 1; i >= 0; i-- {
+			if authed = c.auth[i](authed); authed == nil {
+				return nil, &OptionError{"WithAuth", fmt.Errorf("auth layer %d returned a nil RoundTripper", i)}
+			}
+		}
+		rt = authGate{s: s, authed: authed, plain: rt}
+	}
+	if !c.jarSet {
+		s.cfg.jar = NewJar(JarOptions{})
+	}
+	rt = cookieLayer{jar: s.cfg.jar, next: rt}
 	// Layer 2 (retries, budget, breaker, rate limit) sits under the
 	// redirect loop, so that each hop is retried on its own, and over the
 	// middleware, so that every attempt is logged, authenticated and signed
