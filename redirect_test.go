@@ -646,6 +646,7 @@ func TestRedirectOriginRules(t *testing.T) {
 		{"trailing dot", "https://api.example.com/a", "https://api.example.com./b", false},
 		{"IP address", "https://127.0.0.1/a", "https://127.0.0.2/b", false},
 		{"user info in Location", "https://api.example.com/a", "https://user@evil.example/b", false},
+		{"IPv6 zone that reads as a subdomain (Go CVE-2023-45289)", "https://api.example.com/a", "https://[::1%25.api.example.com]/b", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,6 +18,7 @@ const Mask = "REDACTED"
 var sensitiveHeaders = map[string]bool{
 	"Authorization":        true,
 	"Proxy-Authorization":  true,
+	"Proxy-Authenticate":   true,
 	"Cookie":               true,
 	"Set-Cookie":           true,
 	"X-Api-Key":            true,
