@@ -70,12 +70,33 @@
 //
 // # Credentials
 //
-// Default headers that carry secrets (Authorization, Cookie,
-// Proxy-Authorization, X-Api-Key and the like, and those named with
-// [WithSensitiveHeaders]) are bound to the base URL's origin: a request to
-// another origin, by full URL or through [Session.Client], gets the session's
-// other defaults but not those. A header set on the request itself is always
-// sent.
+// A session's credentials are bound to origins: by default the base URL's
+// origin alone ([WithCredentialOrigins] adds others). They are its default
+// headers that carry secrets (Authorization, Cookie, Proxy-Authorization,
+// X-Api-Key and the like, and those named with [WithSensitiveHeaders]), its
+// query parameters, and its authentication layers ([WithAuth], with the
+// schemes of package github.com/courierhttp/courier/auth: Basic, Bearer,
+// Digest, netrc, request signing, and OAuth2 in auth/oauth2). A request to
+// another origin, by full URL or through [Session.Client], gets the
+// session's other defaults but none of those. A header set on the request
+// itself is always sent to that request's origin.
+//
+// Authentication layers run on every attempt, so that a retried request is
+// authenticated (signed, counted, refreshed) again, and on every redirect hop
+// that stays on the first request's origin ([CredentialsAllowed]).
+//
+// # Cookies
+//
+// Every session has a cookie [Jar] (replace it, share it or turn it off with
+// [WithJar]): the Set-Cookie of every response, each redirect hop and each
+// retried attempt included, is stored with the rules of RFC 6265 and the
+// public suffix list, and the cookies that match a request are sent with
+// it. The jar lists, sets, deletes, exports and imports its cookies with
+// every attribute ([Jar.All], [Jar.Load]); package
+// github.com/courierhttp/courier/sessionfile saves a session's identity
+// (headers, cookies, auth) to a file and loads it again. [Cookie] adds a
+// cookie that is not stored: to every request toward the session's origins,
+// or to one request and its same-origin redirect hops.
 //
 // # Retries
 //
@@ -112,12 +133,19 @@
 //
 // # Redirects
 //
-// Sessions follow up to 10 redirects ([WithRedirects]) in their own loop:
-// 301 and 302 turn POST into GET, 303 turns anything but HEAD into GET, 307
-// and 308 replay the method and body. Authorization, Cookie,
-// Proxy-Authorization and headers marked with [WithSensitiveHeaders] are
-// removed when a redirect changes origin (scheme, host or port; http to https
-// on default ports keeps them) and stay removed for the rest of the chain.
+// Sessions follow up to 10 redirects ([WithRedirects]) in their own loop,
+// not http.Client's, whose rule for dropping credentials compares host names
+// only. 301 and 302 turn POST into GET, 303 turns anything but HEAD into GET
+// (the body and its Content-* headers go), 307 and 308 replay the method and
+// body ([ErrBodyNotReplayable] when the body cannot be read again).
+// Authorization, Cookie, Proxy-Authorization, Proxy-Authenticate and
+// headers marked with [WithSensitiveHeaders] (every value of each) are
+// removed when a redirect changes origin (scheme, host or port; http to
+// https on default ports keeps them) and stay removed for the rest of the
+// chain, even if it comes back. Jar cookies follow their own rules (they
+// belong to a host). Each hop's response goes through [Hooks].OnRedirect
+// and the jar; [Response].Redirects lists the chain, and
+// [ErrTooManyRedirects] carries it.
 //
 // # Third-party SDKs
 //

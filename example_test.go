@@ -222,3 +222,57 @@ func ExampleWithRetry() {
 	// attempt 2: 503, retrying
 	// ready 3 <nil>
 }
+
+// A session keeps the cookies a server sets, on redirect hops too, and sends
+// them back; its jar can be listed, and loaded into another jar.
+func ExampleJar() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "sid", Value: "s3cr3t", Path: "/", HttpOnly: true})
+		http.Redirect(w, r, "/me", http.StatusSeeOther)
+	})
+	mux.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) {
+		if c, err := r.Cookie("sid"); err == nil {
+			fmt.Fprintf(w, "signed in with %s", c.Name)
+			return
+		}
+		http.Error(w, "who are you?", http.StatusUnauthorized)
+	})
+	api := httptest.NewServer(mux)
+	defer api.Close()
+	ctx := context.Background()
+
+	s, err := courier.New(courier.WithBaseURL(api.URL))
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close(ctx)
+	resp, err := s.Post(ctx, "/login") // 303 to /me: the cookie goes along
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(resp.Text())
+
+	saved := s.Jar().(*courier.Jar).All()
+	fmt.Println(saved[0].Name, saved[0].HostOnly, saved[0].HttpOnly)
+
+	// Another session resumes the identity.
+	jar := courier.NewJar(courier.JarOptions{})
+	if err := jar.Load(saved); err != nil {
+		panic(err)
+	}
+	s2, err := courier.New(courier.WithBaseURL(api.URL), courier.WithJar(jar))
+	if err != nil {
+		panic(err)
+	}
+	defer s2.Close(ctx)
+	resp, err = s2.Get(ctx, "/me")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(resp.Text())
+	// Output:
+	// signed in with sid
+	// sid true true
+	// signed in with sid
+}
