@@ -470,6 +470,7 @@ func (m markTransportErrors) RoundTrip(req *http.Request) (*http.Response, error
 		before = c.conns.Load()
 	}
 	if c != nil {
+		c.sends.Add(1)
 		c.clock.attemptStart.Store(time.Now().UnixNano())
 		c.clock.dns.Store(0)
 	}

@@ -133,9 +133,8 @@ type Pool struct {
 //
 // Middleware runs below the redirect loop, once per hop: each hop is a new
 // request, to a host that may differ from the first one's. A middleware that
-// adds credentials must check the request's URL (courier's auth layers bind
-// credentials to an origin); in return it sees, and can answer, the
-// challenge of each host it reaches.
+// adds credentials belongs in [WithAuth], and must add nothing where
+// [CredentialsAllowed] is false, as courier's auth layers do.
 type Middleware func(next http.RoundTripper) http.RoundTripper
 
 // RoundTripperFunc adapts a function to [http.RoundTripper].

@@ -455,9 +455,9 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 		var resp *http.Response
 		var cancel func()
 		var err error
-		var before int32
+		var before, sendsBefore int32
 		if c != nil {
-			before = c.conns.Load()
+			before, sendsBefore = c.conns.Load(), c.sends.Load()
 		}
 		extraBefore := extra
 		if r.hedging != nil && hedgeable(areq) {
@@ -470,10 +470,11 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 		} else {
 			resp, cancel, err = r.attempt(areq)
 			if c != nil {
-				if resent := int(c.conns.Load()-before) - 1; resent > 0 {
+				if resent := int(c.conns.Load()-before) - int(max(c.sends.Load()-sendsBefore, 1)); resent > 0 {
 					// net/http sent it again on a new connection after
 					// a reused one failed: those are attempts, and
-					// retries the budget pays for.
+					// retries the budget pays for. (More sends than one
+					// are a layer's own: a Digest challenge answered.)
 					extra += resent
 					c.attempts = attempt + extra
 					if h.budget != nil {

@@ -243,8 +243,12 @@ type call struct {
 	// trace counts the connections the transport hands this request
 	// (GotConn): more than one in an attempt means net/http resent it
 	// on its own, which counts as an attempt.
-	trace  httptrace.ClientTrace
-	conns  atomic.Int32
+	trace httptrace.ClientTrace
+	conns atomic.Int32
+	// sends counts the requests handed to the base transport: a layer
+	// may send more than one per attempt (a Digest challenge), which is
+	// not a resend.
+	sends  atomic.Int32
 	reused atomic.Bool // the last connection came from the pool
 	clock  clock       // timings as they come in
 	cancel context.CancelCauseFunc
