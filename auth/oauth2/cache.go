@@ -1,0 +1,107 @@
+package oauth2
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	xoauth2 "golang.org/x/oauth2"
+)
+
+// cache holds the token shared by the round trippers of one [New], and the
+// refresh in flight, if any.
+type cache struct {
+	src Source
+	cfg config
+	err error // a bad option or a nil Source: every request fails with it
+
+	mu     sync.Mutex
+	tok    *xoauth2.Token // nil when there is none, or it was rejected
+	flight *flight        // the refresh in flight, or nil
+}
+
+// A flight is one call of the Source. Its result is written before done is
+// closed and read after.
+type flight struct {
+	done chan struct{}
+	tok  *xoauth2.Token
+	err  error
+
+	waiters int // requests that waited for it, for tests; c.mu guards it
+}
+
+// fetchKey marks the context of a refresh with its cache.
+type fetchKey struct{}
+
+// token returns the cached token while it is valid. Otherwise it joins the
+// refresh in flight, or starts one, and waits for it until ctx ends; the
+// refresh itself goes on for the others.
+func (c *cache) token(ctx context.Context) (*xoauth2.Token, error) {
+	c.mu.Lock()
+	if tok := c.tok; c.valid(tok) {
+		c.mu.Unlock()
+		return tok, nil
+	}
+	f := c.flight
+	if f == nil {
+		f = &flight{done: make(chan struct{})}
+		c.flight = f
+		go c.refresh(context.WithoutCancel(ctx), f)
+	}
+	f.waiters++
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.tok, f.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %w", ErrTokenFetch, ctx.Err())
+	}
+}
+
+// refresh calls the Source once, under its own timeout, and publishes the
+// result to the cache and to the waiters of f.
+func (c *cache) refresh(ctx context.Context, f *flight) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout)
+	defer cancel()
+	ctx = context.WithValue(ctx, fetchKey{}, c)
+	if c.cfg.client != nil {
+		ctx = context.WithValue(ctx, xoauth2.HTTPClient, c.cfg.client)
+	}
+	tok, err := c.src.Token(ctx)
+	switch {
+	case err != nil:
+		tok, err = nil, fmt.Errorf("%w: %w", ErrTokenFetch, err)
+	case tok == nil || tok.AccessToken == "":
+		tok, err = nil, fmt.Errorf("%w: the source returned no access token", ErrTokenFetch)
+	}
+	c.mu.Lock()
+	c.flight = nil
+	if err == nil {
+		c.tok = tok
+	}
+	c.mu.Unlock()
+	f.tok, f.err = tok, err
+	close(f.done)
+}
+
+// invalidate drops tok, which the server rejected, unless a refresh has
+// already replaced it: concurrent rejections of one token cause one
+// refresh.
+func (c *cache) invalidate(tok *xoauth2.Token) {
+	c.mu.Lock()
+	if c.tok == tok {
+		c.tok = nil
+	}
+	c.mu.Unlock()
+}
+
+// valid reports whether tok can be sent now: it has not reached its expiry
+// less the early-expiry margin (a token without an expiry never expires).
+// The expiry is compared on the wall clock, as x/oauth2 does, so that a
+// machine that slept does not keep an expired token. c.mu is held.
+func (c *cache) valid(tok *xoauth2.Token) bool {
+	if tok == nil {
+		return false
+	}
+	return tok.Expiry.IsZero() || c.cfg.now().Before(tok.Expiry.Round(0).Add(-c.cfg.early))
+}

@@ -1,0 +1,86 @@
+// Package oauth2 authenticates courier requests with OAuth 2.0 access
+// tokens, adapting golang.org/x/oauth2 (imported here as xoauth2) to
+// courier's middleware.
+//
+// [New] returns a [courier.Middleware] that adds "Authorization: Bearer
+// <token>" (or the token's own type) to each request. Give it to a session,
+// or use it with a plain *http.Client:
+//
+//	cfg := &clientcredentials.Config{
+//		ClientID:     "my-service",
+//		ClientSecret: secret,
+//		TokenURL:     "https://auth.example.com/oauth/token",
+//	}
+//	s, err := courier.New(
+//		courier.WithBaseURL("https://api.example.com"),
+//		courier.WithAuth(oauth2.New(oauth2.ClientCredentials(cfg))),
+//	)
+//
+//	c := &http.Client{Transport: oauth2.New(oauth2.ClientCredentials(cfg))(nil)}
+//
+// # Flows
+//
+// The layer caches the token; a [Source] fetches a new one each time it is
+// called. [ClientCredentials] is the client credentials grant, for a service
+// acting as itself. [RefreshToken] redeems a refresh token obtained earlier
+// (by an authorization code flow, say), keeping the newest one when the
+// server rotates them. [FromTokenSource] takes any xoauth2.TokenSource, and
+// [SourceFunc] any function.
+//
+// The token endpoint is called with http.DefaultClient unless
+// [WithHTTPClient] names another client, such as the Client of a courier
+// session made for the authorization server, which brings its retries,
+// timeouts and logging to token requests.
+//
+// # Caching and single flight
+//
+// The token is fetched on the first request and reused until it is
+// [DefaultEarlyExpiry] (10s, [WithEarlyExpiry]) from its expiry; a token
+// without an expiry is reused until a server rejects it. However many
+// requests need a new token at once, the Source is called once and all of
+// them get its result, token or error.
+//
+// That call does not belong to any one request. It runs under a context
+// that keeps the values of the request that started it but not its
+// cancellation, bounded by [DefaultRefreshTimeout] (30s,
+// [WithRefreshTimeout]). Each request waits for it only as long as its own
+// context allows: a request that gives up fails with its context's error
+// and leaves the refresh running for the others. A failure is returned to
+// every waiter, wrapped as "oauth2: fetch token: <cause>" with
+// [ErrTokenFetch] and the cause in the chain (an *xoauth2.RetrieveError
+// when the token endpoint answered with an error); the next request tries
+// again.
+//
+// # Rejected tokens
+//
+// When a request sent with a token is answered 401 Unauthorized, the layer
+// drops that token and sends the request once more with a new one. The
+// refresh is shared: when concurrent requests are rejected with the same
+// token, the token is refreshed once. The request is not sent again when
+// its body cannot be replayed (a body without GetBody, as courier's
+// requests always have when replayable), when no new token can be had, or
+// when the Source returns the same access token; the 401 is then returned
+// as it came. A 401 to the second attempt is returned too: the layer never
+// loops. In a session, a 401 is not retried otherwise.
+//
+// # Origins and redirects
+//
+// The token is meant for the servers the caller sends requests to, not for
+// whoever they redirect to. The layer adds nothing to a redirect hop that
+// left the first request's origin, as [courier.CredentialsAllowed] decides,
+// whether the redirects are followed by a courier session or by an
+// http.Client. In a session, [courier.WithAuth] binds the layer to the
+// session's credential origins as well (its base URL's origin by default),
+// so that a request to another host gets no token. A request that already
+// has an Authorization header is left alone.
+//
+// # Concurrency and errors
+//
+// The round trippers are safe for concurrent use and share the token of
+// their [New]. They follow the http.RoundTripper contract: they close the
+// request body, on error too, clone a request before changing it, and
+// return responses of any status as responses. Secrets (client secret,
+// refresh token, access token) are never put in an error or a log by this
+// package; an *xoauth2.RetrieveError holds the body of the token endpoint's
+// error response.
+package oauth2

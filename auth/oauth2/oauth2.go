@@ -1,0 +1,232 @@
+package oauth2
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/courierhttp/courier"
+	xoauth2 "golang.org/x/oauth2"
+)
+
+// A Source fetches a new token each time Token is called; the layer made by
+// [New] does the caching. It must use ctx for the request to the token
+// endpoint (x/oauth2 takes the *http.Client from the context key
+// [xoauth2.HTTPClient], which [WithHTTPClient] sets) and be safe for
+// concurrent use.
+//
+// *clientcredentials.Config is a Source as it is. [ClientCredentials],
+// [RefreshToken] and [FromTokenSource] make the others.
+type Source interface {
+	Token(ctx context.Context) (*xoauth2.Token, error)
+}
+
+// SourceFunc adapts a function to [Source].
+type SourceFunc func(ctx context.Context) (*xoauth2.Token, error)
+
+// Token returns f(ctx).
+func (f SourceFunc) Token(ctx context.Context) (*xoauth2.Token, error) { return f(ctx) }
+
+// ErrTokenFetch is in the chain of every error the layer returns because it
+// has no token to send: the source failed (the cause, such as an
+// *xoauth2.RetrieveError, stays in the chain for [errors.As]), returned no
+// access token, timed out, or the request's context ended while it waited.
+// The message reads "oauth2: fetch token: <cause>".
+var ErrTokenFetch = errors.New("oauth2: fetch token")
+
+// Defaults for the options.
+const (
+	// DefaultEarlyExpiry is how long before its expiry a token is refreshed.
+	DefaultEarlyExpiry = 10 * time.Second
+	// DefaultRefreshTimeout bounds one call of the Source.
+	DefaultRefreshTimeout = 30 * time.Second
+)
+
+// An Option configures the layer made by [New].
+type Option interface {
+	apply(*config) error
+}
+
+type optionFunc func(*config) error
+
+func (f optionFunc) apply(c *config) error { return f(c) }
+
+type config struct {
+	early   time.Duration
+	timeout time.Duration
+	client  *http.Client
+	now     func() time.Time // the clock; tests set it
+}
+
+// WithEarlyExpiry sets how long before its expiry a token counts as expired
+// and is refreshed (default [DefaultEarlyExpiry]; 0 uses a token up to its
+// expiry). It must not be negative. It absorbs clock skew and the time a
+// request takes to reach the server.
+func WithEarlyExpiry(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("oauth2: WithEarlyExpiry: negative duration %v", d)
+		}
+		c.early = d
+		return nil
+	})
+}
+
+// WithRefreshTimeout bounds each call of the Source (default
+// [DefaultRefreshTimeout]). It must be positive. A refresh is shared by
+// every request waiting for it, so it does not run under any one request's
+// context: it keeps that context's values but not its cancellation, and
+// this timeout is what stops it.
+func WithRefreshTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("oauth2: WithRefreshTimeout: duration %v is not positive", d)
+		}
+		c.timeout = d
+		return nil
+	})
+}
+
+// WithHTTPClient makes the Source call the token endpoint through client,
+// such as a courier session's [courier.Session.Client], for its retries,
+// timeouts and logging. The default (nil) is x/oauth2's: the client in the
+// request's context under [xoauth2.HTTPClient], else http.DefaultClient.
+// It works for every Source that uses x/oauth2 to fetch tokens; a source
+// made by [FromTokenSource] has its own client.
+//
+// Use a session other than the one the layer authenticates: its token
+// requests must not need a token.
+func WithHTTPClient(client *http.Client) Option {
+	return optionFunc(func(c *config) error {
+		c.client = client
+		return nil
+	})
+}
+
+// New returns a layer that sends each request with an access token from
+// src, as "Authorization: <type> <token>" (the token's type, Bearer by
+// default). Use it in a session, courier.WithAuth(oauth2.New(src)), or on
+// its own, &http.Client{Transport: oauth2.New(src)(nil)}; a nil next round
+// tripper is http.DefaultTransport.
+//
+// The round trippers the layer makes share one token: it is fetched on the
+// first request, reused until it is about to expire ([WithEarlyExpiry]),
+// then fetched again, once for all the requests that need it. A request
+// answered 401 Unauthorized is sent once more with a new token when its
+// body can be replayed. See the package documentation for the details.
+//
+// The layer leaves alone a request that already has an Authorization
+// header, and a redirect hop that [courier.CredentialsAllowed] refuses. An
+// option that is not valid, or a nil src, makes every request fail with an
+// error that says so. The round trippers are safe for concurrent use.
+func New(src Source, opts ...Option) courier.Middleware {
+	return newCache(src, opts).middleware
+}
+
+func newCache(src Source, opts []Option) *cache {
+	c := &cache{src: src, cfg: config{
+		early:   DefaultEarlyExpiry,
+		timeout: DefaultRefreshTimeout,
+		now:     time.Now,
+	}}
+	if src == nil {
+		c.err = errors.New("oauth2: nil Source")
+	}
+	for _, o := range opts {
+		if c.err != nil {
+			break
+		}
+		if o == nil {
+			c.err = errors.New("oauth2: nil Option")
+			break
+		}
+		c.err = o.apply(&c.cfg)
+	}
+	return c
+}
+
+func (c *cache) middleware(next http.RoundTripper) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return &transport{c: c, next: next}
+}
+
+// transport adds the cached token to each request it may authenticate.
+type transport struct {
+	c    *cache
+	next http.RoundTripper
+}
+
+var _ http.RoundTripper = (*transport)(nil)
+
+// RoundTrip follows the RoundTripper contract: it closes req.Body, on error
+// too, and returns a 401 response as a response.
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.c.err != nil {
+		closeBody(req)
+		return nil, t.c.err
+	}
+	if req.Header.Get("Authorization") != "" || !courier.CredentialsAllowed(req) ||
+		req.Context().Value(fetchKey{}) == t.c {
+		// The last case is the Source's own request to the token
+		// endpoint coming back through this layer (a client whose
+		// transport is this layer): it cannot wait for itself.
+		return t.next.RoundTrip(req)
+	}
+	tok, err := t.c.token(req.Context())
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	resp, err := t.next.RoundTrip(authorize(req, tok, req.Body))
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		return resp, err
+	}
+	return t.retry(req, tok, resp)
+}
+
+// retry handles a 401 to req sent with stale: it drops stale from the cache
+// (unless another request already replaced it), and sends req once more with
+// a new token when there is one and req's body can be replayed. Otherwise it
+// returns the 401 as it came.
+func (t *transport) retry(req *http.Request, stale *xoauth2.Token, resp *http.Response) (*http.Response, error) {
+	t.c.invalidate(stale)
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	if hasBody && req.GetBody == nil {
+		return resp, nil
+	}
+	tok, err := t.c.token(req.Context())
+	if err != nil || tok.AccessToken == stale.AccessToken {
+		// A failed refresh shows on the next request, which has no
+		// token to send; this one gets the server's answer.
+		return resp, nil
+	}
+	body := req.Body
+	if hasBody {
+		if body, err = req.GetBody(); err != nil {
+			return resp, nil
+		}
+	}
+	// Read a little of the 401 so that its connection can be reused.
+	_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
+	resp.Body.Close()
+	return t.next.RoundTrip(authorize(req, tok, body))
+}
+
+// authorize returns a copy of req with body and tok's Authorization header.
+func authorize(req *http.Request, tok *xoauth2.Token, body io.ReadCloser) *http.Request {
+	r := req.Clone(req.Context())
+	r.Body = body
+	r.Header.Set("Authorization", tok.Type()+" "+tok.AccessToken)
+	return r
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
