@@ -6,6 +6,7 @@ require (
 	github.com/mccutchen/go-httpbin/v2 v2.25.0
 	go.uber.org/goleak v1.3.0
 	golang.org/x/net v0.58.0
+	golang.org/x/oauth2 v0.36.0
 	golang.org/x/time v0.15.0
 )
 

@@ -73,6 +73,9 @@ func (c *cache) refresh(ctx context.Context, f *flight) {
 		tok, err = nil, fmt.Errorf("%w: %w", ErrTokenFetch, err)
 	case tok == nil || tok.AccessToken == "":
 		tok, err = nil, fmt.Errorf("%w: the source returned no access token", ErrTokenFetch)
+	case !visibleASCII(tok.AccessToken) || !visibleASCII(tok.Type()):
+		// Not quoted: it is a secret, or next to one.
+		tok, err = nil, fmt.Errorf("%w: the access token or its type holds a byte that is not visible ASCII", ErrTokenFetch)
 	}
 	c.mu.Lock()
 	c.flight = nil
@@ -104,4 +107,15 @@ func (c *cache) valid(tok *xoauth2.Token) bool {
 		return false
 	}
 	return tok.Expiry.IsZero() || c.cfg.now().Before(tok.Expiry.Round(0).Add(-c.cfg.early))
+}
+
+// visibleASCII reports whether s can travel in an Authorization header as
+// one word.
+func visibleASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }

@@ -57,11 +57,12 @@
 // drops that token and sends the request once more with a new one. The
 // refresh is shared: when concurrent requests are rejected with the same
 // token, the token is refreshed once. The request is not sent again when
-// its body cannot be replayed (a body without GetBody, as courier's
-// requests always have when replayable), when no new token can be had, or
-// when the Source returns the same access token; the 401 is then returned
-// as it came. A 401 to the second attempt is returned too: the layer never
-// loops. In a session, a 401 is not retried otherwise.
+// its body cannot be replayed (it has no GetBody; courier sets one for every
+// body it can replay, as http.NewRequest does for in-memory bodies), when no
+// new token can be had, or when the Source returns the same access token;
+// the 401 is then returned as it came, and the next request fetches a new
+// token. A 401 to the second attempt is returned too: the layer never
+// loops. A session does not retry a 401 itself.
 //
 // # Origins and redirects
 //

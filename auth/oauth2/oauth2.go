@@ -170,7 +170,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, t.c.err
 	}
-	if req.Header.Get("Authorization") != "" || !courier.CredentialsAllowed(req) ||
+	if len(req.Header.Values("Authorization")) > 0 || !courier.CredentialsAllowed(req) ||
 		req.Context().Value(fetchKey{}) == t.c {
 		// The last case is the Source's own request to the token
 		// endpoint coming back through this layer (a client whose

@@ -604,6 +604,22 @@ func TestFailures(t *testing.T) {
 		},
 		wantFetch: true, wantCode: "-", wantIn: "oauth2: fetch token: the source returned no access token",
 	}, {
+		name: "access token with a line break",
+		layer: func(t *testing.T, e *env) courier.Middleware {
+			return oauth2.New(oauth2.SourceFunc(func(context.Context) (*xoauth2.Token, error) {
+				return &xoauth2.Token{AccessToken: "at-SECRET\r\nX-Injected: 1"}, nil
+			}))
+		},
+		wantFetch: true, wantCode: "-", wantIn: "oauth2: fetch token: the access token or its type holds a byte that is not visible ASCII",
+	}, {
+		name: "token type with a space",
+		layer: func(t *testing.T, e *env) courier.Middleware {
+			return oauth2.New(oauth2.SourceFunc(func(context.Context) (*xoauth2.Token, error) {
+				return &xoauth2.Token{AccessToken: "at-SECRET", TokenType: "Bearer at-SECRET"}, nil
+			}))
+		},
+		wantFetch: true, wantCode: "-", wantIn: "oauth2: fetch token: the access token or its type holds a byte that is not visible ASCII",
+	}, {
 		name: "no refresh token",
 		layer: func(t *testing.T, e *env) courier.Middleware {
 			return oauth2.New(oauth2.RefreshToken(e.refreshConfig(), nil))

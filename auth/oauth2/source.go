@@ -36,7 +36,10 @@ func (s clientCredentials) Token(ctx context.Context) (*xoauth2.Token, error) {
 // token is never redeemed twice.
 //
 // Only tok.RefreshToken is used: the layer fetches its first access token
-// on the first request. Do not change cfg afterwards.
+// on the first request. The newest refresh token is kept in memory only; to
+// store it, wrap the source in a [SourceFunc] that saves the RefreshToken of
+// each token it returns (always the one to use next). Do not change cfg
+// afterwards.
 func RefreshToken(cfg *xoauth2.Config, tok *xoauth2.Token) Source {
 	s := &refreshSource{cfg: cfg, sem: make(chan struct{}, 1)}
 	if tok != nil {
