@@ -421,6 +421,10 @@ func redactBody(contentType string, body []byte) []byte {
 			}
 		}
 		return []byte(vals.Encode())
+	case strings.HasPrefix(ct, "text/") || ct == "" && utf8.Valid(body):
+		// A page can quote a URL with its secrets (a redirect's "Found"
+		// page does).
+		return []byte(redact.Text(string(body)))
 	}
 	return body
 }

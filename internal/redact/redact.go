@@ -8,6 +8,7 @@ package redact
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -178,24 +179,70 @@ func Query(raw string) string {
 	return b.String()
 }
 
+// urlHeaders carry URLs (a redirect's target, a link), whose userinfo and
+// secret query values are redacted as [URL] does.
+var urlHeaders = map[string]bool{
+	"Location": true, "Content-Location": true, "Referer": true, "Link": true, "Refresh": true,
+}
+
 // Header returns a copy of h in which the values of sensitive headers, and of
-// the extra names given, are replaced by [Mask]. Every value of a repeated
-// header is replaced.
+// the extra names given, are replaced by [Mask], and the URLs in headers that
+// carry them (Location, Referer, Link...) are redacted. Every value of a
+// repeated header is replaced.
 func Header(h http.Header, extra ...string) http.Header {
 	out := make(http.Header, len(h))
 	for k, vs := range h {
-		if IsSensitiveHeader(k) || contains(extra, k) {
+		switch {
+		case IsSensitiveHeader(k) || contains(extra, k):
 			masked := make([]string, len(vs))
 			for i := range masked {
 				masked[i] = Mask
 			}
 			out[k] = masked
-			continue
+		case urlHeaders[http.CanonicalHeaderKey(k)]:
+			masked := make([]string, len(vs))
+			for i, v := range vs {
+				masked[i] = Text(v)
+			}
+			out[k] = masked
+		default:
+			out[k] = append([]string(nil), vs...)
 		}
-		out[k] = append([]string(nil), vs...)
 	}
 	return out
 }
+
+// Text masks, in free text (an HTML page, a header, a log message), the
+// values of secret keys written as key=value (a URL's query: ?sig=abc) and
+// the user info of URLs (scheme://user:pass@host).
+func Text(s string) string {
+	if !strings.Contains(s, "=") && !strings.Contains(s, "@") {
+		return s
+	}
+	s = userinfoInText.ReplaceAllString(s, "${1}"+Mask+"@")
+	return keyValueInText.ReplaceAllStringFunc(s, func(m string) string {
+		sep := strings.IndexByte(m, '=')
+		start := 0
+		if m[0] < 'A' || m[0] == '?' || m[0] == '&' || m[0] == ';' {
+			start = 1 // the delimiter before the key
+		}
+		key := m[start:sep]
+		if k, err := url.QueryUnescape(key); err == nil {
+			key = k
+		}
+		if !IsSecretKey(key) || sep+1 == len(m) {
+			return m
+		}
+		return m[:sep+1] + Mask
+	})
+}
+
+var (
+	// keyValueInText matches key=value after a delimiter (or at the start).
+	keyValueInText = regexp.MustCompile(`(?:^|[?&;\s"'(<,])[A-Za-z0-9_.%\-\[\]]+=[^&\s"'<>;#,)]*`)
+	// userinfoInText matches the user info of a URL in text.
+	userinfoInText = regexp.MustCompile(`(\b[A-Za-z][A-Za-z0-9+.\-]*://)[^/@\s"'<>]+@`)
+)
 
 func contains(names []string, k string) bool {
 	for _, n := range names {
@@ -221,10 +268,7 @@ func Excerpt(body []byte, n int) string {
 		}
 		return r
 	}, strings.ToValidUTF8(string(body), "?"))
-	s = maskJSONSecrets(s)
-	if strings.Contains(s, "=") && !strings.ContainsAny(s, "{[\" ") {
-		s = Query(s)
-	}
+	s = Text(maskJSONSecrets(s))
 	if cut {
 		s += "…"
 	}

@@ -330,3 +330,32 @@ func isScheme(s string) bool {
 	}
 	return true
 }
+
+func TestText(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"no secrets here", "no secrets here"},
+		{`<a href="/loop?sig=abc&page=2">Found</a>`, `<a href="/loop?sig=REDACTED&page=2">Found</a>`},
+		{"https://x.example/cb?code=c0de&state=s", "https://x.example/cb?code=REDACTED&state=s"},
+		{"token=abc", "token=REDACTED"},
+		{"see https://ada:pw@host/p and http://u@h/", "see https://REDACTED@host/p and http://REDACTED@h/"},
+		{"a=1; api_key=k; b=2", "a=1; api_key=REDACTED; b=2"},
+		{`{"x": "y=1"}`, `{"x": "y=1"}`},
+		{"mail ada@example.com", "mail ada@example.com"},
+		{"access%5Ftoken=x", "access%5Ftoken=REDACTED"},
+	}
+	for _, tt := range tests {
+		if got := redact.Text(tt.in); got != tt.want {
+			t.Errorf("Text(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestHeaderRedactsURLs(t *testing.T) {
+	h := redact.Header(http.Header{"Location": {"https://u:p@h/x?token=t&a=1"}, "Link": {`<https://h/p?sig=s>; rel="next"`}})
+	if got, want := h.Get("Location"), "https://REDACTED@h/x?token=REDACTED&a=1"; got != want {
+		t.Errorf("Location = %q, want %q", got, want)
+	}
+	if got, want := h.Get("Link"), `<https://h/p?sig=REDACTED>; rel="next"`; got != want {
+		t.Errorf("Link = %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,247 @@
+package courier_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/auth"
+	"github.com/courierhttp/courier/auth/oauth2"
+	"github.com/courierhttp/courier/couriertest"
+	xoauth2 "golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// canaries holds one unique secret per place a secret can be, so that a
+// leak says where it came from.
+type canaries map[string]string
+
+func newCanaries(places ...string) canaries {
+	c := canaries{}
+	for i, p := range places {
+		c[p] = fmt.Sprintf("CANARY%02dx%s", i, strings.ReplaceAll(p, " ", ""))
+	}
+	return c
+}
+
+// leaks returns the places whose canary appears in text.
+func (c canaries) leaks(text string) []string {
+	var found []string
+	for place, v := range c {
+		if strings.Contains(text, v) {
+			found = append(found, place)
+		}
+	}
+	return found
+}
+
+// transcript collects everything courier shows: logs, errors, curl lines,
+// saved debug output.
+type transcript struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (t *transcript) add(what string, v any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fmt.Fprintf(&t.b, "--- %s\n%v\n%+v\n", what, v, v)
+}
+
+func (t *transcript) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.b.Write(p)
+}
+
+// The canary test (FAULTS.md row 25): every feature runs with a unique
+// secret in each secret-bearing place, and no secret appears in a log line,
+// an error string, a curl line, a recorded cassette or a panic.
+func TestCanarySecretsNeverShow(t *testing.T) {
+	t.Parallel()
+	c := newCanaries(
+		"userinfo password", "basic password", "bearer token", "digest password",
+		"netrc password", "signature key", "api key header", "session query",
+		"request query", "explicit cookie", "server cookie", "json body",
+		"response body", "location query", "proxy password", "form body",
+		"oauth client secret", "oauth access token", "oauth refresh token",
+	)
+	var out transcript
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "sid", Value: c["server cookie"], Path: "/"})
+		w.Write([]byte("ok"))
+	})
+	mux.HandleFunc("/fail", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintf(w, `{"error":"bad","access_token":%q,"password":%q}`, c["response body"], c["response body"])
+	})
+	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/loop?sig="+c["location query"], http.StatusFound)
+	})
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	})
+	mux.HandleFunc("/digest", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Digest realm="r", nonce="n1", qop="auth", algorithm=SHA-256`)
+		w.WriteHeader(http.StatusUnauthorized)
+	})
+	mux.HandleFunc("/token", func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		if r.Form.Get("grant_type") == "refresh_token" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"error":"invalid_grant"}`))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":3600}`, c["oauth access token"])
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	netrc := filepath.Join(t.TempDir(), "netrc")
+	host := strings.TrimPrefix(srv.URL, "http://")
+	host = host[:strings.LastIndexByte(host, ':')]
+	if err := os.WriteFile(netrc, []byte("machine "+host+" login u password "+c["netrc password"]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	netrcLayer, err := auth.Netrc(netrc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := auth.SignerFunc(func(req *http.Request) error {
+		mac := hmac.New(sha256.New, []byte(c["signature key"]))
+		mac.Write([]byte(req.Method + " " + req.URL.Path))
+		req.Header.Set("X-Signature", hex.EncodeToString(mac.Sum(nil)))
+		return nil
+	})
+
+	cassettePath := filepath.Join(t.TempDir(), "cassette.json")
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				out.add("panic", p)
+				t.Errorf("panic: %v", p)
+			}
+		}()
+		t.Run("session", func(t *testing.T) {
+			rec := couriertest.NewRecorder(t, cassettePath, couriertest.ModeRecord)
+			logger := slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			base := strings.Replace(srv.URL, "http://", "http://ada:"+c["userinfo password"]+"@", 1)
+			for _, layer := range []courier.Middleware{
+				auth.Basic("ada", c["basic password"]),
+				auth.Bearer(c["bearer token"]),
+				auth.Digest("ada", c["digest password"]),
+				netrcLayer,
+				auth.Sign(signer),
+				oauth2.New(oauth2.ClientCredentials(&clientcredentials.Config{
+					ClientID: "app", ClientSecret: c["oauth client secret"], TokenURL: srv.URL + "/token",
+				})),
+				oauth2.New(oauth2.RefreshToken(&xoauth2.Config{
+					ClientID: "app", ClientSecret: c["oauth client secret"],
+					Endpoint: xoauth2.Endpoint{TokenURL: srv.URL + "/token"},
+				}, &xoauth2.Token{RefreshToken: c["oauth refresh token"]})),
+			} {
+				s, err := courier.New(
+					courier.WithBaseURL(base),
+					courier.WithTransport(rec),
+					courier.WithLogger(logger),
+					courier.WithAuth(layer),
+					courier.Header("X-Api-Key", c["api key header"]),
+					courier.Query("api_key", c["session query"]),
+					courier.Cookie("pref", c["explicit cookie"]),
+					courier.WithTimeout(200*time.Millisecond),
+					courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff}),
+					courier.WithHooks(courier.Hooks{
+						OnRetry: func(i courier.AttemptInfo) { out.add("retry reason", i.Reason) },
+						OnError: func(i courier.AttemptInfo) { out.add("hook error", i.Err) },
+					}),
+				)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx := context.Background()
+				try := func(what string, resp *courier.Response, err error) {
+					out.add(what+" error", err)
+					if resp != nil {
+						out.add(what+" curl", resp.Curl())
+						out.add(what+" redirects", resp.Redirects)
+					}
+					// StatusError.Body is the caller's data, as sent; what
+					// courier shows of it is the error text.
+					var se *courier.StatusError
+					if errors.As(err, &se) {
+						out.add(what+" status error", se.Error())
+					}
+				}
+				resp, err := s.Get(ctx, "/login")
+				try("login", resp, err)
+				resp, err = s.Get(ctx, "/fail", courier.Query("token", c["request query"]))
+				try("fail", resp, err)
+				resp, err = s.Post(ctx, "/fail", courier.JSON(map[string]string{"password": c["json body"]}))
+				try("post json", resp, err)
+				resp, err = s.Post(ctx, "/fail", courier.Form(map[string][]string{"client_secret": {c["form body"]}}))
+				try("post form", resp, err)
+				resp, err = s.Get(ctx, "/loop")
+				try("loop", resp, err)
+				resp, err = s.Get(ctx, "/slow")
+				try("slow", resp, err)
+				resp, err = s.Get(ctx, "/digest")
+				try("digest", resp, err)
+				resp, err = s.Get(ctx, "http://ada:"+c["userinfo password"]+"@"+closedPort(t)+"/x?token="+c["request query"])
+				try("refused", resp, err)
+				out.add("close", s.Close(ctx))
+			}
+			// A proxy URL with a password that refuses connections.
+			proxied, err := courier.New(courier.WithBaseURL(srv.URL), courier.WithTimeout(time.Second),
+				courier.WithProxy(http.ProxyURL(mustURL(t, "http://p:"+c["proxy password"]+"@"+closedPort(t)))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := proxied.Get(context.Background(), "/")
+			out.add("proxy error", err)
+			if resp != nil {
+				out.add("proxy curl", resp.Curl())
+			}
+			proxied.Close(context.Background())
+		})
+	}()
+	// The recorder wrote its cassette when the subtest ended.
+	cassette, err := os.ReadFile(cassettePath)
+	if err != nil || len(cassette) < 100 {
+		t.Fatalf("cassette: %d bytes, %v", len(cassette), err)
+	}
+	out.add("cassette", string(cassette))
+	if leaked := c.leaks(out.b.String()); len(leaked) > 0 {
+		t.Errorf("secrets shown: %v", leaked)
+		for _, line := range strings.Split(out.b.String(), "\n") {
+			if len(c.leaks(line)) > 0 {
+				t.Logf("  %s", line)
+			}
+		}
+	}
+	if !strings.Contains(out.b.String(), "REDACTED") {
+		t.Error("the transcript shows no redaction at all: the test saw nothing")
+	}
+}
