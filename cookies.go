@@ -67,6 +67,8 @@ const (
 	maxCookiesPerSite = 50
 	maxCookies        = 3000
 	maxCookieSize     = 4096
+	// maxCookieAge caps a cookie's lifetime (RFC 6265bis, section 5.5).
+	maxCookieAge = 400 * 24 * time.Hour
 )
 
 // Jar is a cookie jar with the semantics of net/http/cookiejar (RFC 6265,
@@ -153,12 +155,15 @@ func (j *Jar) fromHTTP(hc *http.Cookie, host, urlPath string, now time.Time) (c 
 	case hc.MaxAge < 0:
 		return c, true, nil
 	case hc.MaxAge > 0:
-		c.Expires = now.Add(time.Duration(hc.MaxAge) * time.Second)
+		c.Expires = now.Add(time.Duration(min(int64(hc.MaxAge), int64(maxCookieAge/time.Second))) * time.Second)
 	case !hc.Expires.IsZero():
 		if !hc.Expires.After(now) {
 			return c, true, nil
 		}
 		c.Expires = hc.Expires
+		if limit := now.Add(maxCookieAge); c.Expires.After(limit) {
+			c.Expires = limit
+		}
 	}
 	return c, false, nil
 }

@@ -164,6 +164,17 @@ func TestJarExpiry(t *testing.T) {
 	if got, want := sent(t, j, "http://example.com/"), "hour=2; session=3"; got != want {
 		t.Errorf("after 2m: Cookies = %q, want %q", got, want)
 	}
+	// Lifetimes are capped at 400 days (RFC 6265bis), and a huge Max-Age
+	// does not overflow into a deletion.
+	j.SetCookies(u, []*http.Cookie{setCookie(t, "forever=1; Max-Age=99999999999"),
+		setCookie(t, "far=1; Expires=Fri, 31 Dec 9999 23:59:59 GMT")})
+	for _, c := range j.All() {
+		if (c.Name == "forever" || c.Name == "far") && !c.Expires.Equal(clock.Now().Add(400*24*time.Hour)) {
+			t.Errorf("%s expires %v, want 400 days from now", c.Name, c.Expires)
+		}
+	}
+	j.Delete("forever", "example.com", "/")
+	j.Delete("far", "example.com", "/")
 	clock.Advance(2 * time.Hour)
 	all := j.All()
 	if len(all) != 1 || all[0].Name != "session" || !all[0].Expires.IsZero() {
