@@ -22,6 +22,7 @@ import (
 	"github.com/courierhttp/courier/auth"
 	"github.com/courierhttp/courier/auth/oauth2"
 	"github.com/courierhttp/courier/couriertest"
+	"github.com/courierhttp/courier/sessionfile"
 	xoauth2 "golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 )
@@ -79,6 +80,7 @@ func TestCanarySecretsNeverShow(t *testing.T) {
 		"request query", "explicit cookie", "server cookie", "json body",
 		"response body", "location query", "proxy password", "form body",
 		"oauth client secret", "oauth access token", "oauth refresh token",
+		"session file password",
 	)
 	var out transcript
 
@@ -227,6 +229,35 @@ func TestCanarySecretsNeverShow(t *testing.T) {
 			proxied.Close(context.Background())
 		})
 	}()
+	// Session files hold secrets by design; their errors must not.
+	dir := t.TempDir()
+	sf := sessionfile.New(filepath.Join(dir, "s.json"))
+	sf.Auth = &sessionfile.Auth{Type: sessionfile.AuthBasic, Username: "ada", Password: c["session file password"]}
+	sf.UpdateHeaders(http.Header{"X-Api-Key": {c["api key header"]}})
+	if err := sf.Save(); err != nil {
+		t.Fatal(err)
+	}
+	saved, _ := os.ReadFile(sf.Path())
+	out.add("session file printed", sf)
+	out.add("session file auth printed", *sf.Auth)
+	for name, data := range map[string][]byte{
+		"torn": saved[:len(saved)/2],
+		"bad":  bytes.Replace(saved, []byte(`"courier_session"`), []byte(`"courier_session":"x","y"`), 1),
+	} {
+		p := filepath.Join(dir, name+".json")
+		os.WriteFile(p, data, 0o600)
+		_, err := sessionfile.Load(p)
+		if err == nil {
+			t.Errorf("Load(%s session file) = nil error, want one", name)
+		}
+		out.add("session file "+name, err)
+	}
+	os.Chmod(sf.Path(), 0o644)
+	if _, err = sessionfile.Load(sf.Path()); err == nil {
+		t.Error("Load(0644 session file) = nil error, want one")
+	}
+	out.add("session file mode", err)
+
 	// The recorder wrote its cassette when the subtest ended.
 	cassette, err := os.ReadFile(cassettePath)
 	if err != nil || len(cassette) < 100 {
