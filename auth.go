@@ -68,17 +68,15 @@ func WithCredentialOrigins(origins ...string) Option {
 // Authentication middleware calls it before adding anything; the layers of
 // package auth do.
 func CredentialsAllowed(req *http.Request) bool {
-	var hops []*url.URL
-	r := req
-	for r.Response != nil {
-		if r.Response.Request == nil || len(hops) > 100 {
+	first, hops := req, 0
+	for ; first.Response != nil; hops++ {
+		if first.Response.Request == nil || hops > 100 {
 			return false
 		}
-		hops = append(hops, r.URL)
-		r = r.Response.Request
+		first = first.Response.Request
 	}
-	for _, u := range hops {
-		if !sameOrigin(r.URL, u) {
+	for r := req; r != first; r = r.Response.Request {
+		if !sameOrigin(first.URL, r.URL) {
 			return false
 		}
 	}

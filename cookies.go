@@ -548,25 +548,23 @@ func (o cookieOption) check() error {
 	return nil
 }
 
-func (o cookieOption) pair() string {
-	return (&http.Cookie{Name: o.name, Value: o.value}).String()
+// asHeader is the option as the AddHeader("Cookie", ...) it amounts to.
+func (o cookieOption) asHeader() headerOption {
+	return headerOption{headerAdd, "Cookie", (&http.Cookie{Name: o.name, Value: o.value}).String()}
 }
 
 func (o cookieOption) applySession(c *config) error {
 	if err := o.check(); err != nil {
 		return err
 	}
-	delete(c.removedHeader, "Cookie")
-	c.header["Cookie"] = append(c.header["Cookie"], o.pair())
-	return nil
+	return o.asHeader().applySession(c)
 }
 
 func (o cookieOption) applyRequest(r *requestConfig) error {
 	if err := o.check(); err != nil {
 		return err
 	}
-	r.headerOps = append(r.headerOps, headerOption{headerAdd, "Cookie", o.pair()})
-	return nil
+	return o.asHeader().applyRequest(r)
 }
 
 // cookieLayer runs on every attempt: it adds the jar's cookies to the
