@@ -275,6 +275,13 @@ func Excerpt(body []byte, n int) string {
 	return s
 }
 
+// Body masks the secrets of a body shown whole (the CLI's -v): the string
+// values of secret fields in JSON, and key=value secrets such as a form's
+// password=... Unlike Excerpt it keeps the text's lines and length.
+func Body(s string) string {
+	return Text(maskJSONSecrets(s))
+}
+
 // maskJSONSecrets masks string values of secret fields in JSON-looking text:
 // "access_token": "abc" becomes "access_token": "REDACTED". It is a scanner,
 // not a parser, so that it also works on truncated or invalid JSON.

@@ -359,3 +359,19 @@ func TestHeaderRedactsURLs(t *testing.T) {
 		t.Errorf("Link = %q, want %q", got, want)
 	}
 }
+
+func TestBody(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"json secret field", "{\n    \"user\": \"ada\",\n    \"password\": \"hunter2\"\n}", "{\n    \"user\": \"ada\",\n    \"password\": \"REDACTED\"\n}"},
+		{"form secret field", "user=ada&password=hunter2&x=1", "user=ada&password=REDACTED&x=1"},
+		{"nothing secret", "{\"a\": 1}\n", "{\"a\": 1}\n"},
+		{"control characters kept", "line1\nline2\ttab", "line1\nline2\ttab"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := redact.Body(tt.in); got != tt.want {
+				t.Errorf("Body(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
