@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/textproto"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/courierhttp/courier"
+)
+
+// maxBufferedBody is how much of a body from stdin or a multipart upload is
+// held in memory, so that it can be sent again on a retry and shown by -v.
+// A longer one is streamed: sent once, never retried.
+const maxBufferedBody = 8 << 20
+
+// body is a request's body, ready to send.
+type body struct {
+	opt         courier.RequestOption // nil: no body
+	contentType string                // the default Content-Type
+	accept      string                // the default Accept, "" for none
+	streamed    bool                  // too large to hold: sent once, never again
+	// close releases what the body holds open (a file, the goroutine
+	// writing a multipart stream).
+	close func()
+}
+
+// buildBody makes the body that a's items, --raw or stdin give.
+func buildBody(a *args, stdin io.Reader, stdinData bool) (body, error) {
+	b := body{close: func() {}}
+	var data []item
+	var files []item
+	for _, it := range a.items {
+		switch it.kind {
+		case itemData, itemJSON:
+			data = append(data, it)
+		case itemFile:
+			files = append(files, it)
+		}
+	}
+	if !a.form && !a.multipart && (a.json || len(data) > 0) {
+		b.accept = "application/json, */*;q=0.5"
+	}
+	readStdin := stdinData && !a.ignoreStdin && a.raw == nil
+	if readStdin {
+		opt, n, streamed, err := readBody(stdin)
+		if err != nil {
+			return b, fmt.Errorf("reading the body from stdin: %w", err)
+		}
+		if n > 0 {
+			if len(data) > 0 || len(files) > 0 {
+				return b, usagef("a body from stdin and data items (field=value) cannot be mixed: pass --ignore-stdin to send the items")
+			}
+			b.opt, b.streamed = opt, streamed
+			b.contentType = defaultContentType(a)
+			return b, nil
+		}
+	}
+	switch {
+	case a.raw != nil:
+		b.opt = courier.Body([]byte(*a.raw))
+		b.contentType = defaultContentType(a)
+	case a.multipart || len(files) > 0:
+		return multipartBody(data, files)
+	case len(data) == 0:
+	case a.form:
+		b.opt = courier.Body([]byte(formBody(data)))
+		b.contentType = "application/x-www-form-urlencoded; charset=utf-8"
+	default:
+		js, err := jsonBody(data)
+		if err != nil {
+			return b, err
+		}
+		b.opt = courier.Body(js)
+		b.contentType = "application/json"
+	}
+	return b, nil
+}
+
+// defaultContentType is the Content-Type of a body given whole (stdin,
+// --raw): JSON unless --form, as HTTPie.
+func defaultContentType(a *args) string {
+	if a.form {
+		return "application/x-www-form-urlencoded; charset=utf-8"
+	}
+	return "application/json"
+}
+
+// readBody reads up to maxBufferedBody of r: a body that fits is sent from
+// memory (replayable); a longer one is streamed, its first part from memory.
+// n is the number of bytes read so far.
+func readBody(r io.Reader) (opt courier.RequestOption, n int, streamed bool, err error) {
+	buf, err := io.ReadAll(io.LimitReader(r, maxBufferedBody+1))
+	if err != nil {
+		return nil, 0, false, err
+	}
+	if len(buf) <= maxBufferedBody {
+		return courier.Body(buf), len(buf), false, nil
+	}
+	return courier.BodyReader(io.MultiReader(bytes.NewReader(buf), r)), len(buf), true, nil
+}
+
+// jsonBody writes data items as one JSON object, fields in the order given.
+// A field given more than once becomes an array of its values, as HTTPie.
+func jsonBody(data []item) ([]byte, error) {
+	var order []string
+	values := map[string][]json.RawMessage{}
+	for _, it := range data {
+		var v json.RawMessage
+		if it.kind == itemJSON {
+			v = json.RawMessage(it.value)
+		} else {
+			s, err := json.Marshal(it.value)
+			if err != nil {
+				return nil, err
+			}
+			v = s
+		}
+		if _, seen := values[it.key]; !seen {
+			order = append(order, it.key)
+		}
+		values[it.key] = append(values[it.key], v)
+	}
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	for i, k := range order {
+		if i > 0 {
+			buf.WriteString(", ")
+		}
+		key, _ := json.Marshal(k)
+		buf.Write(key)
+		buf.WriteString(": ")
+		vs := values[k]
+		if len(vs) == 1 {
+			buf.Write(vs[0])
+			continue
+		}
+		buf.WriteByte('[')
+		for j, v := range vs {
+			if j > 0 {
+				buf.WriteString(", ")
+			}
+			buf.Write(v)
+		}
+		buf.WriteByte(']')
+	}
+	buf.WriteByte('}')
+	if !json.Valid(buf.Bytes()) {
+		return nil, errors.New("the data items do not make valid JSON")
+	}
+	return buf.Bytes(), nil
+}
+
+// formBody writes data items as a URL-encoded form, in the order given.
+func formBody(data []item) string {
+	var b strings.Builder
+	for i, it := range data {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(url.QueryEscape(it.key))
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(it.value))
+	}
+	return b.String()
+}
+
+// multipartBody writes fields and then files as multipart/form-data. It is
+// written by a goroutine into a pipe, so a large file is streamed; readBody
+// keeps it in memory when it is small enough to be sent again.
+func multipartBody(data, files []item) (body, error) {
+	// Open every file first, so a missing one is bad input, before anything
+	// is sent.
+	opened := make([]*os.File, 0, len(files))
+	closeAll := func() {
+		for _, f := range opened {
+			f.Close()
+		}
+	}
+	for _, it := range files {
+		f, err := os.Open(expandHome(it.path))
+		if err != nil {
+			closeAll()
+			if errors.Is(err, os.ErrNotExist) {
+				return body{}, usagef("item %q: no such file %s", it.raw, it.path)
+			}
+			return body{}, usagef("item %q: %v", it.raw, err)
+		}
+		opened = append(opened, f)
+	}
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer closeAll()
+		pw.CloseWithError(writeMultipart(mw, data, files, opened))
+	}()
+	stop := func() {
+		pr.CloseWithError(errors.New("request ended"))
+		<-done
+	}
+	opt, _, streamed, err := readBody(pr)
+	if err != nil {
+		stop()
+		return body{}, fmt.Errorf("building the multipart body: %w", err)
+	}
+	return body{
+		opt:         opt,
+		contentType: mw.FormDataContentType(),
+		streamed:    streamed,
+		close:       stop,
+	}, nil
+}
+
+func writeMultipart(mw *multipart.Writer, data, files []item, opened []*os.File) error {
+	for _, it := range data {
+		if err := mw.WriteField(it.key, it.value); err != nil {
+			return err
+		}
+	}
+	for i, it := range files {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="%s"; filename="%s"`,
+			escapeQuotes(it.key), escapeQuotes(filepath.Base(it.path))))
+		ctype := it.mime
+		if ctype == "" {
+			ctype = mimeByName(it.path)
+		}
+		h.Set("Content-Type", ctype)
+		w, err := mw.CreatePart(h)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(w, opened[i]); err != nil {
+			return fmt.Errorf("reading %s: %w", it.path, err)
+		}
+	}
+	return mw.Close()
+}
+
+var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"")
+
+func escapeQuotes(s string) string { return quoteEscaper.Replace(s) }
+
+// mimeByName guesses a file's media type from its extension.
+func mimeByName(path string) string {
+	if t := mime.TypeByExtension(filepath.Ext(path)); t != "" {
+		return t
+	}
+	return "application/octet-stream"
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/sessionfile"
+)
+
+// sent records the last request a session sent (the last attempt of the
+// last redirect hop), as it went to the wire: courier's layers, the cookie
+// jar and the authentication have all had their say.
+type sent struct {
+	mu  sync.Mutex
+	req *http.Request
+}
+
+func (s *sent) middleware(next http.RoundTripper) http.RoundTripper {
+	return courier.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		s.mu.Lock()
+		s.req = req
+		s.mu.Unlock()
+		return next.RoundTrip(req)
+	})
+}
+
+func (s *sent) last() *http.Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.req
+}
+
+// offlineTransport answers every request with an empty 204 without sending
+// it: --offline and --curl build a request the way a real one is built and
+// stop there.
+var offlineTransport = courier.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+	return &http.Response{
+		StatusCode: http.StatusNoContent,
+		Status:     "204 No Content",
+		Proto:      "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:  http.Header{},
+		Body:    http.NoBody,
+		Request: req,
+	}, nil
+})
+
+// sessionOptions are the courier options a command line asks for. sf holds
+// the identity: a session file's, or a fresh one that is never saved.
+func sessionOptions(a *args, sf *sessionfile.File, rec *sent, extra ...courier.Option) ([]courier.Option, error) {
+	origin := &url.URL{Scheme: a.url.Scheme, Host: a.url.Host}
+	opts := []courier.Option{courier.WithBaseURL(origin.String())}
+	opts = append(opts, sf.Options()...)
+	if a.follow {
+		opts = append(opts, courier.WithRedirects(a.maxRedirects))
+	} else {
+		opts = append(opts, courier.WithRedirects(0))
+	}
+	if a.timeout > 0 {
+		opts = append(opts, courier.WithTimeout(a.timeout))
+	}
+	if a.retries >= 0 {
+		opts = append(opts, courier.WithRetry(courier.RetryPolicy{MaxAttempts: a.retries + 1}))
+	}
+	if tc, err := tlsConfig(a); err != nil {
+		return nil, err
+	} else if tc != nil {
+		opts = append(opts, courier.WithTLSConfig(tc))
+	}
+	if len(a.proxies) > 0 {
+		proxies := a.proxies
+		opts = append(opts, courier.WithProxy(func(req *http.Request) (*url.URL, error) {
+			for _, p := range proxies {
+				if p.scheme == req.URL.Scheme {
+					return p.url, nil
+				}
+			}
+			return http.ProxyFromEnvironment(req)
+		}))
+	}
+	if rec != nil {
+		opts = append(opts, courier.WithMiddleware(rec.middleware))
+	}
+	if a.offline || a.curl {
+		opts = append(opts, courier.WithTransport(offlineTransport))
+	}
+	return append(opts, extra...), nil
+}
+
+// tlsConfig is what --verify and --cert ask for, or nil for the defaults.
+func tlsConfig(a *args) (*tls.Config, error) {
+	var cfg *tls.Config
+	switch strings.ToLower(a.verify) {
+	case "yes", "true", "":
+	case "no", "false":
+		cfg = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked: --verify no
+	default:
+		pem, err := os.ReadFile(expandHome(a.verify))
+		if err != nil {
+			return nil, usagef("--verify %s: %v", a.verify, pathError(err))
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, usagef("--verify %s: no PEM certificate in the file", a.verify)
+		}
+		cfg = &tls.Config{RootCAs: pool}
+	}
+	if a.cert != "" {
+		key := a.certKey
+		if key == "" {
+			key = a.cert
+		}
+		pair, err := tls.LoadX509KeyPair(expandHome(a.cert), expandHome(key))
+		if err != nil {
+			return nil, usagef("--cert %s: %v", a.cert, pathError(err))
+		}
+		if cfg == nil {
+			cfg = &tls.Config{}
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return cfg, nil
+}
+
+// pathError is an os error without the operation's name.
+func pathError(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		if errors.Is(err, os.ErrNotExist) {
+			return "no such file"
+		}
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// applyAuth puts -a/-A into sf, asking for a missing password at the
+// terminal. Without -a, sf keeps the auth it has (a session's).
+func applyAuth(a *args, sf *sessionfile.File, sio stdio) error {
+	if a.auth == nil {
+		return nil
+	}
+	cred := *a.auth
+	switch a.authType {
+	case "bearer":
+		if cred == "" {
+			return usagef("--auth: no token")
+		}
+		sf.Auth = &sessionfile.Auth{Type: sessionfile.AuthBearer, Token: cred}
+		return nil
+	}
+	user, pass, hasPass := strings.Cut(cred, ":")
+	if user == "" {
+		return usagef("--auth: no user name (use -a USER:PASSWORD)")
+	}
+	if !hasPass {
+		if sio.ReadPassword == nil {
+			return usagef("--auth %s: no password, and no terminal to ask for one (use -a USER:PASSWORD)", user)
+		}
+		p, err := sio.ReadPassword(fmt.Sprintf("courier: password for %s@%s: ", user, a.url.Host))
+		if err != nil {
+			return fmt.Errorf("reading the password: %w", err)
+		}
+		pass = p
+	}
+	typ := sessionfile.AuthBasic
+	if a.authType == "digest" {
+		typ = sessionfile.AuthDigest
+	}
+	sf.Auth = &sessionfile.Auth{Type: typ, Username: user, Password: pass}
+	return nil
+}

@@ -1,0 +1,314 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/courierhttp/courier"
+)
+
+// download saves the response body to a file (--download): named by -o,
+// by the server's Content-Disposition, or by the URL the user gave (never
+// by a redirect target: HTTPie CVE-2019-10751), never over an existing file
+// unless asked; --continue resumes a partial one with a Range request.
+func download(ctx context.Context, p *prepared, sio stdio, tr *tracer) int {
+	a := p.a
+	var offset int64
+	if a.output != "" {
+		a.output = expandHome(a.output)
+		fi, err := os.Stat(a.output)
+		switch {
+		case err == nil && a.resume:
+			offset = fi.Size()
+		case err == nil && !a.overwrite:
+			return fail(sio, fmt.Errorf("%s exists: give --overwrite to replace it or --continue to resume it", a.output))
+		case err != nil && !errors.Is(err, os.ErrNotExist):
+			return fail(sio, fmt.Errorf("--output %s: %s", a.output, pathError(err)))
+		}
+	}
+	// The file holds the bytes as sent: no content coding to undo, and a
+	// Range that counts the same bytes as the file.
+	more := []courier.RequestOption{courier.Header("Accept-Encoding", "identity")}
+	if offset > 0 {
+		more = append(more, courier.Header("Range", fmt.Sprintf("bytes=%d-", offset)))
+	}
+	start := time.Now()
+	resp, err := p.do(ctx, more...)
+	if err != nil {
+		return fail(sio, err)
+	}
+	defer resp.Close()
+	msg := sio.Err
+	if a.quiet {
+		msg = io.Discard
+	}
+	pr := newPrinter(msg, "none", false, a.showSecrets)
+	if sio.ErrTTY {
+		pr = newPrinter(msg, "colors", sio.ErrTTY, a.showSecrets)
+	}
+	if strings.Contains(a.print, "H") {
+		if req := p.rec.last(); req != nil {
+			printRequest(pr, req, a.print)
+		}
+	}
+	pr.responseHead(resp)
+	fmt.Fprintln(msg)
+	if err := p.save(); err != nil {
+		return fail(sio, err)
+	}
+
+	switch {
+	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && offset > 0:
+		if total, ok := rangeTotal(resp.Header.Get("Content-Range")); ok && total == offset {
+			fmt.Fprintf(msg, "%s is complete already (%s)\n", a.output, size(offset))
+			return exitOK
+		}
+		return fail(sio, &codeError{exit4xx, fmt.Errorf("HTTP %s: cannot resume %s", resp.Status, a.output)})
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		code := statusExit(resp.StatusCode, true)
+		if code == exitOK {
+			code = exitError
+		}
+		return fail(sio, &codeError{code, fmt.Errorf("HTTP %s: nothing downloaded", resp.Status)})
+	}
+
+	name := a.output
+	if name == "" {
+		name = uniqueName(fileName(resp.Header, a.url))
+	}
+	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if offset > 0 {
+		if resp.StatusCode == http.StatusPartialContent {
+			got, ok := rangeStart(resp.Header.Get("Content-Range"))
+			if !ok || got != offset {
+				return fail(sio, fmt.Errorf("cannot resume %s: asked for bytes from %d, got %q", name, offset, resp.Header.Get("Content-Range")))
+			}
+			flags = os.O_WRONLY | os.O_APPEND
+		} else {
+			fmt.Fprintf(msg, "the server sent the whole file: %s starts over\n", name)
+			offset = 0
+		}
+	}
+	f, err := os.OpenFile(name, flags, 0o644)
+	if err != nil {
+		return fail(sio, fmt.Errorf("%s: %s", name, pathError(err)))
+	}
+	expected := int64(-1)
+	if cl := resp.Header.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil {
+			expected = n
+		}
+	}
+	verb := "Downloading"
+	if offset > 0 {
+		verb = "Resuming"
+	}
+	total := "unknown size"
+	if expected >= 0 {
+		total = size(offset + expected)
+	}
+	fmt.Fprintf(msg, "%s to %q (%s)\n", verb, name, total)
+	bar := &progress{w: msg, tty: sio.ErrTTY && !a.quiet, done: offset, total: offset + expected, start: time.Now()}
+	if expected < 0 {
+		bar.total = -1
+	}
+	n, err := io.Copy(f, io.TeeReader(resp.Body(), bar))
+	bar.finish()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = resp.Close()
+	}
+	if err == nil && expected >= 0 && n < expected {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return fail(sio, fmt.Errorf("incomplete download: %s of %s saved to %s (resume with --continue -o %s): %w",
+			size(offset+n), total, name, name, err))
+	}
+	elapsed := time.Since(start)
+	fmt.Fprintf(msg, "Done. %s in %.2fs (%s/s)\n", size(n), elapsed.Seconds(), size(int64(float64(n)/max(elapsed.Seconds(), 1e-6))))
+	if tr != nil {
+		tr.summary(resp, elapsed)
+	}
+	return exitOK
+}
+
+// fileName is the name to save a download as: the server's
+// Content-Disposition filename, or the last segment of the URL the user
+// gave, with an extension from Content-Type when it has none. Either is
+// sanitised to a plain name in the current directory.
+func fileName(h http.Header, u *url.URL) string {
+	if _, params, err := mime.ParseMediaType(h.Get("Content-Disposition")); err == nil {
+		if name := sanitize(params["filename"]); name != "" {
+			return name
+		}
+	}
+	name := sanitize(path.Base(u.Path))
+	if name == "" {
+		name = "index"
+	}
+	if path.Ext(name) == "" {
+		if mt, _, err := mime.ParseMediaType(h.Get("Content-Type")); err == nil {
+			name += extension(mt)
+		}
+	}
+	return name
+}
+
+// extension is the usual file extension of a media type.
+func extension(mt string) string {
+	switch mt {
+	case "text/html":
+		return ".html"
+	case "text/plain":
+		return ".txt"
+	case "application/json":
+		return ".json"
+	case "application/octet-stream":
+		return ""
+	}
+	if exts, _ := mime.ExtensionsByType(mt); len(exts) > 0 {
+		return exts[0]
+	}
+	return ""
+}
+
+// sanitize makes a name from a server or a URL safe to create in the
+// current directory: its last path element only (no "../", no absolute
+// path), no control characters, no leading dots (hidden files, "..").
+func sanitize(name string) string {
+	name = strings.ReplaceAll(name, "\\", "/")
+	name = path.Base(name)
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '/' || r == ':' {
+			return -1
+		}
+		return r
+	}, name)
+	name = strings.TrimLeft(strings.TrimSpace(name), ".")
+	if len(name) > 200 {
+		ext := path.Ext(name)
+		if len(ext) > 20 {
+			ext = ""
+		}
+		name = name[:200-len(ext)] + ext
+	}
+	return strings.ToValidUTF8(name, "")
+}
+
+// uniqueName is name, or name-1.ext, name-2.ext... when it exists.
+func uniqueName(name string) string {
+	if _, err := os.Lstat(name); errors.Is(err, os.ErrNotExist) {
+		return name
+	}
+	ext := filepath.Ext(name)
+	stem := strings.TrimSuffix(name, ext)
+	for i := 1; ; i++ {
+		n := fmt.Sprintf("%s-%d%s", stem, i, ext)
+		if _, err := os.Lstat(n); errors.Is(err, os.ErrNotExist) {
+			return n
+		}
+	}
+}
+
+// rangeStart reads the first byte of "bytes 100-199/200".
+func rangeStart(cr string) (int64, bool) {
+	rest, ok := strings.CutPrefix(cr, "bytes ")
+	if !ok {
+		return 0, false
+	}
+	first, _, ok := strings.Cut(rest, "-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(first, 10, 64)
+	return n, err == nil
+}
+
+// rangeTotal reads the complete length of "bytes */200" or
+// "bytes 0-99/200".
+func rangeTotal(cr string) (int64, bool) {
+	_, total, ok := strings.Cut(cr, "/")
+	if !ok || !strings.HasPrefix(cr, "bytes ") {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(total, 10, 64)
+	return n, err == nil
+}
+
+// size writes a byte count for people.
+func size(n int64) string {
+	switch {
+	case n < 0:
+		return "?"
+	case n < 1<<10:
+		return fmt.Sprintf("%d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	case n < 1<<30:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+}
+
+// progress draws a download's progress bar on a terminal's stderr, at most
+// ten times a second.
+type progress struct {
+	w           io.Writer
+	tty         bool
+	done, total int64 // total < 0: unknown
+	start, last time.Time
+	drawn       bool
+}
+
+func (p *progress) Write(b []byte) (int, error) {
+	p.done += int64(len(b))
+	if p.tty && time.Since(p.last) >= 100*time.Millisecond {
+		p.last = time.Now()
+		p.draw()
+	}
+	return len(b), nil
+}
+
+func (p *progress) draw() {
+	rate := float64(p.done) / max(time.Since(p.start).Seconds(), 1e-3)
+	line := fmt.Sprintf("%s  %s/s", size(p.done), size(int64(rate)))
+	if p.total > 0 {
+		frac := min(float64(p.done)/float64(p.total), 1)
+		const width = 30
+		filled := int(frac * width)
+		bar := strings.Repeat("█", filled) + strings.Repeat("░", width-filled)
+		eta := "-"
+		if rate > 0 {
+			eta = time.Duration(float64(p.total-p.done) / rate * float64(time.Second)).Round(time.Second).String()
+		}
+		line = fmt.Sprintf("%3.0f%% %s %s / %s  %s/s  ETA %s", frac*100, bar, size(p.done), size(p.total), size(int64(rate)), eta)
+	}
+	fmt.Fprintf(p.w, "\r\x1b[K%s", line)
+	p.drawn = true
+}
+
+// finish draws the last state and ends the line.
+func (p *progress) finish() {
+	if !p.tty {
+		return
+	}
+	p.draw()
+	if p.drawn {
+		fmt.Fprintln(p.w)
+	}
+}

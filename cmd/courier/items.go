@@ -1,0 +1,225 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// itemKind is what a request item on the command line adds to the request
+// (HTTPie's syntax).
+type itemKind int
+
+const (
+	itemHeader      itemKind = iota // Name:Value
+	itemHeaderEmpty                 // Name;  (an empty header)
+	itemHeaderUnset                 // Name:  (no such header, not even a default)
+	itemQuery                       // name==value
+	itemData                        // field=value
+	itemJSON                        // field:=<raw JSON>
+	itemFile                        // field@path  (a multipart upload)
+)
+
+// item is one parsed request item. A value read from a file (Name:@file,
+// name==@file, field=@file, field:=@file) is already read.
+type item struct {
+	kind  itemKind
+	key   string
+	value string
+	// For itemFile: the path and the media type given with ;type=.
+	path, mime string
+	// raw is the item as typed, for error messages.
+	raw string
+}
+
+// separators, longest first among those that share a start: when several
+// begin at the same place, the longest wins (":=@" over ":=" over ":").
+var separators = []string{"==@", ":=@", "==", ":=", "=@", ":@", "=", ":", ";", "@"}
+
+// special are the characters a backslash escapes in an item.
+const special = `\:=@;`
+
+// splitItem finds the first unescaped separator of arg, and returns the key
+// and value (unescaped) around it. ok is false when there is none.
+func splitItem(arg string) (key, sep, value string, ok bool) {
+	// Walk the argument, keeping the unescaped text and which of its bytes
+	// came escaped.
+	var text strings.Builder
+	var escaped []bool
+	for i := 0; i < len(arg); i++ {
+		if arg[i] == '\\' && i+1 < len(arg) && strings.IndexByte(special, arg[i+1]) >= 0 {
+			text.WriteByte(arg[i+1])
+			escaped = append(escaped, true)
+			i++
+			continue
+		}
+		text.WriteByte(arg[i])
+		escaped = append(escaped, false)
+	}
+	s := text.String()
+	for i := 0; i < len(s); i++ {
+		if escaped[i] {
+			continue
+		}
+		for _, sp := range separators {
+			if strings.HasPrefix(s[i:], sp) && !anyEscaped(escaped[i:i+len(sp)]) {
+				return s[:i], sp, s[i+len(sp):], true
+			}
+		}
+	}
+	return "", "", "", false
+}
+
+func anyEscaped(b []bool) bool {
+	for _, e := range b {
+		if e {
+			return true
+		}
+	}
+	return false
+}
+
+// isItem reports whether arg reads as a request item (used to tell a URL
+// from a method: in `courier example.org a=1` the first word is the URL).
+func isItem(arg string) bool {
+	key, sep, _, ok := splitItem(arg)
+	if !ok || key == "" {
+		return false
+	}
+	// "localhost:8080/x" and "http://x" have a ':' but are URLs: a header
+	// name is a token, and a URL's ':' is followed by a port or "//".
+	if sep == ":" && looksLikeURL(arg) {
+		return false
+	}
+	return true
+}
+
+func looksLikeURL(arg string) bool {
+	if strings.Contains(arg, "://") || strings.HasPrefix(arg, ":") {
+		return true
+	}
+	host, rest, found := strings.Cut(arg, ":")
+	if !found || strings.ContainsAny(host, "/=@;") {
+		return false
+	}
+	// host:port or host:port/path
+	port, _, _ := strings.Cut(rest, "/")
+	if port == "" {
+		return false
+	}
+	for _, c := range port {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// fileReader reads the file an item names.
+type fileReader func(path string) ([]byte, error)
+
+// parseItem parses one request item.
+func parseItem(arg string, read fileReader) (item, error) {
+	key, sep, value, ok := splitItem(arg)
+	if !ok {
+		return item{}, fmt.Errorf("%q is not a request item (Header:Value, name==value, field=value, field:=json or field@file)", arg)
+	}
+	it := item{key: key, value: value, raw: arg}
+	fromFile := func() error {
+		if value == "" {
+			return fmt.Errorf("item %q: no file name after @", arg)
+		}
+		data, err := read(value)
+		if err != nil {
+			return fmt.Errorf("item %q: %w", arg, err)
+		}
+		it.value = string(data)
+		return nil
+	}
+	switch sep {
+	case ":", ":@", ";":
+		if !httpguts.ValidHeaderFieldName(key) {
+			return item{}, fmt.Errorf("item %q: %q is not a valid header name", arg, key)
+		}
+		switch {
+		case sep == ";":
+			if value != "" {
+				return item{}, fmt.Errorf("item %q: nothing may follow ';' (Name; sends an empty header)", arg)
+			}
+			it.kind = itemHeaderEmpty
+		case sep == ":" && value == "":
+			it.kind = itemHeaderUnset
+		default:
+			it.kind = itemHeader
+			if sep == ":@" {
+				if err := fromFile(); err != nil {
+					return item{}, err
+				}
+				it.value = strings.TrimRight(it.value, "\r\n")
+			}
+			it.value = strings.TrimLeft(it.value, " \t")
+			if !httpguts.ValidHeaderFieldValue(it.value) {
+				return item{}, fmt.Errorf("item %q: the header value holds a control character or line break", arg)
+			}
+		}
+	case "==", "==@":
+		it.kind = itemQuery
+		if sep == "==@" {
+			if err := fromFile(); err != nil {
+				return item{}, err
+			}
+		}
+	case "=", "=@":
+		it.kind = itemData
+		if sep == "=@" {
+			if err := fromFile(); err != nil {
+				return item{}, err
+			}
+		}
+	case ":=", ":=@":
+		it.kind = itemJSON
+		if sep == ":=@" {
+			if err := fromFile(); err != nil {
+				return item{}, err
+			}
+		}
+		if !json.Valid([]byte(it.value)) {
+			return item{}, fmt.Errorf("item %q: the value is not valid JSON", arg)
+		}
+	case "@":
+		it.kind = itemFile
+		it.path, it.mime, _ = strings.Cut(value, ";type=")
+		if it.path == "" {
+			return item{}, fmt.Errorf("item %q: no file name after @", arg)
+		}
+	}
+	if it.key == "" && it.kind != itemJSON && it.kind != itemData {
+		return item{}, fmt.Errorf("item %q: empty name", arg)
+	}
+	return it, nil
+}
+
+// osReadFile reads a file for an item, expanding a leading ~.
+func osReadFile(path string) ([]byte, error) {
+	data, err := os.ReadFile(expandHome(path))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no such file %s", path)
+	}
+	return data, err
+}
+
+// expandHome expands a leading ~/ to the home directory, as a shell would
+// have.
+func expandHome(path string) string {
+	if rest, ok := strings.CutPrefix(path, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return path
+}

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/internal/curl"
+	"github.com/courierhttp/courier/sessionfile"
+)
+
+// prepared is a request ready to send: the session that sends it and what
+// it sends. Everything that can be wrong with the command line has been
+// found by the time it exists; nothing has been sent or written.
+type prepared struct {
+	a       *args
+	sf      *sessionfile.File
+	session *courier.Session
+	opts    []courier.RequestOption
+	body    body
+	rec     *sent
+	// stored are the headers the session file keeps from this request
+	// (HTTPie's rules in File.UpdateHeaders: an empty value removes one).
+	stored http.Header
+}
+
+// prepare checks and builds everything a command line asks for.
+func prepare(a *args, sio stdio, extra ...courier.Option) (*prepared, error) {
+	sf, err := openSession(a, sio)
+	if err != nil {
+		return nil, err
+	}
+	if err := applyAuth(a, sf, sio); err != nil {
+		return nil, err
+	}
+	b, err := buildBody(a, sio.In, sio.InData)
+	if err != nil {
+		return nil, err
+	}
+	p := &prepared{a: a, sf: sf, body: b, rec: &sent{}, stored: http.Header{}}
+	fail := func(err error) (*prepared, error) {
+		b.close()
+		return nil, err
+	}
+	addQuery(a.url, a.items)
+	p.opts = []courier.RequestOption{courier.AnyStatus(), courier.Stream()}
+	if b.opt != nil {
+		p.opts = append(p.opts, b.opt, courier.Header("Content-Type", b.contentType))
+	}
+	if b.accept != "" {
+		p.opts = append(p.opts, courier.Header("Accept", b.accept))
+	}
+	seen := map[string]bool{}
+	for _, it := range a.items {
+		name := http.CanonicalHeaderKey(it.key)
+		switch it.kind {
+		case itemHeader, itemHeaderEmpty:
+			if name == "Cookie" && a.session != "" {
+				// A session keeps cookies in its jar, bound to this host,
+				// so they are sent as the jar decides and saved with it.
+				cs, err := http.ParseCookie(it.value)
+				if err != nil {
+					return fail(usagef("item %q: %v", it.raw, err))
+				}
+				for _, c := range cs {
+					c.Path = "/"
+				}
+				sf.Jar.SetCookies(a.url, cs)
+				continue
+			}
+			if seen[name] {
+				p.opts = append(p.opts, courier.AddHeader(name, it.value))
+			} else {
+				p.opts = append(p.opts, courier.Header(name, it.value))
+				p.stored.Del(name)
+			}
+			seen[name] = true
+			if it.value != "" {
+				p.stored.Add(name, it.value)
+			}
+		case itemHeaderUnset:
+			p.opts = append(p.opts, courier.RemoveHeader(name))
+			p.stored[name] = []string{""}
+		}
+	}
+	opts, err := sessionOptions(a, sf, p.rec, extra...)
+	if err != nil {
+		return fail(err)
+	}
+	if p.session, err = courier.New(opts...); err != nil {
+		return fail(err)
+	}
+	return p, nil
+}
+
+// close ends the session and releases the body.
+func (p *prepared) close(ctx context.Context) {
+	p.body.close()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	p.session.Close(ctx)
+}
+
+// do sends the request once.
+func (p *prepared) do(ctx context.Context, more ...courier.RequestOption) (*courier.Response, error) {
+	return p.session.Do(ctx, p.a.method, p.a.url.String(), append(p.opts, more...)...)
+}
+
+// save writes the session file, unless there is none or it is read-only.
+func (p *prepared) save() error {
+	if p.a.session == "" || p.a.sessionReadOnly {
+		return nil
+	}
+	p.sf.UpdateHeaders(p.stored)
+	if err := p.sf.Save(); err != nil {
+		return fmt.Errorf("saving the session: %w", err)
+	}
+	return nil
+}
+
+// addQuery appends the query items to u's query, keeping what u has.
+func addQuery(u *url.URL, items []item) {
+	var q strings.Builder
+	q.WriteString(u.RawQuery)
+	for _, it := range items {
+		if it.kind != itemQuery {
+			continue
+		}
+		if q.Len() > 0 {
+			q.WriteByte('&')
+		}
+		q.WriteString(url.QueryEscape(it.key))
+		q.WriteByte('=')
+		q.WriteString(url.QueryEscape(it.value))
+	}
+	u.RawQuery = q.String()
+}
+
+// request runs a request command line and returns the exit code.
+func request(ctx context.Context, a *args, sio stdio) int {
+	out, outTTY := sio.Out, sio.OutTTY
+	if a.pretty == "" {
+		a.pretty = "none"
+		if outTTY && a.output == "" {
+			a.pretty = "all"
+		}
+	}
+	if !a.printSet {
+		switch {
+		case a.offline:
+			a.print = "HB"
+		case outTTY && a.output == "":
+			a.print = "hb"
+		default:
+			a.print = "b"
+		}
+	}
+	var tr *tracer
+	var extra []courier.Option
+	if a.trace {
+		tr = &tracer{w: sio.Err, secrets: a.showSecrets, colors: sio.ErrTTY}
+		extra = append(extra, courier.WithDetailedTimings(true), courier.WithHooks(tr.hooks()))
+	}
+	p, err := prepare(a, sio, extra...)
+	if err != nil {
+		return fail(sio, err)
+	}
+	defer p.close(ctx)
+
+	switch {
+	case a.repeat > 0:
+		return repeat(ctx, p, sio)
+	case a.download:
+		return download(ctx, p, sio, tr)
+	}
+	if a.output != "" {
+		f, err := os.OpenFile(expandHome(a.output), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+		if err != nil {
+			return fail(sio, fmt.Errorf("--output %s: %s", a.output, pathError(err)))
+		}
+		defer f.Close()
+		out, outTTY = f, false
+	}
+	pr := newPrinter(out, a.pretty, outTTY, a.showSecrets)
+	if a.quiet {
+		pr.w = io.Discard
+	}
+
+	start := time.Now()
+	resp, err := p.do(ctx)
+	if req := p.rec.last(); req != nil {
+		if a.curl {
+			fmt.Fprintln(out, curl.Command(req, !a.showSecrets))
+		} else {
+			printRequest(pr, req, a.print)
+		}
+	}
+	if err != nil {
+		return fail(sio, err)
+	}
+	defer resp.Close()
+	if a.offline || a.curl {
+		if err := p.save(); err != nil {
+			return fail(sio, err)
+		}
+		return exitOK
+	}
+	if strings.Contains(a.print, "h") {
+		pr.responseHead(resp)
+		if strings.Contains(a.print, "b") {
+			fmt.Fprintln(pr.w)
+		}
+	}
+	var bodyErr error
+	if strings.Contains(a.print, "b") {
+		bodyErr = pr.responseBody(resp.Body(), resp.Header.Get("Content-Type"))
+	} else {
+		_, bodyErr = io.Copy(io.Discard, resp.Body())
+	}
+	if bodyErr == nil {
+		bodyErr = resp.Close()
+	}
+	elapsed := time.Since(start)
+	if strings.Contains(a.print, "m") {
+		fmt.Fprintf(pr.w, "\n%s %.6fs\n", pr.paint(colorDim, "Elapsed time:"), elapsed.Seconds())
+	}
+	if tr != nil {
+		tr.summary(resp, elapsed)
+	}
+	// The session is saved once the exchange is over, whatever the status:
+	// the server may have set or cleared cookies with it.
+	if err := p.save(); err != nil {
+		return fail(sio, err)
+	}
+	if bodyErr != nil {
+		return fail(sio, fmt.Errorf("reading the response body: %w", bodyErr))
+	}
+	if a.checkStatus {
+		if code := statusExit(resp.StatusCode, a.follow); code != exitOK {
+			if !sio.OutTTY || a.quiet {
+				fmt.Fprintf(sio.Err, "courier: warning: HTTP %s\n", resp.Status)
+			}
+			return code
+		}
+	}
+	return exitOK
+}
+
+// printRequest writes what -p asks of the request (H and B).
+func printRequest(pr *printer, req *http.Request, print string) {
+	if strings.Contains(print, "H") {
+		pr.requestHead(req)
+		fmt.Fprintln(pr.w)
+	}
+	if strings.Contains(print, "B") && req.Body != nil && req.Body != http.NoBody {
+		pr.requestBody(req)
+		fmt.Fprintln(pr.w)
+	}
+}
+
+// statusExit is --check-status's exit code for a status: 3, 4 or 5 for a
+// 3xx (unless redirects are followed), 4xx or 5xx.
+func statusExit(code int, follow bool) int {
+	switch {
+	case code >= 500:
+		return exit5xx
+	case code >= 400:
+		return exit4xx
+	case code >= 300 && !follow:
+		return exit3xx
+	}
+	return exitOK
+}
