@@ -31,6 +31,10 @@ type Session struct {
 	cfg config
 	// base is the transport at the bottom of the stack.
 	base http.RoundTripper
+	// countsDials says base is courier's own transport, whose dialer
+	// counts the connections it opens (Stats.ConnsOpened); with another
+	// transport, a connection that was not reused counts as opened.
+	countsDials bool
 	// stats counts what the session did (Stats).
 	stats counters
 	// plain and creds split the default headers once: creds (sensitive
@@ -105,6 +109,7 @@ func New(opts ...Option) (*Session, error) {
 		s.base = c.transport
 	} else {
 		s.base = newTransport(&c)
+		s.countsDials = true
 	}
 	var rt http.RoundTripper = markTransportErrors{s.base}
 	for i := len(c.middleware) - 1; i >= 0; i-- {
@@ -433,9 +438,10 @@ func (c *call) gotConn(info httptrace.GotConnInfo) {
 		c.clock.tls.Store(0)
 		c.clock.dns.Store(0)
 	}
-	if info.Reused {
+	switch {
+	case info.Reused:
 		c.s.stats.connsReused.Add(1)
-	} else {
+	case !c.s.countsDials:
 		c.s.stats.connsNew.Add(1)
 	}
 }

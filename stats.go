@@ -25,8 +25,12 @@ type Stats struct {
 	Failures map[string]int64
 	// Statuses counts final responses by class: "1xx" to "5xx".
 	Statuses map[string]int64
-	// ConnsOpened and ConnsReused count the connections attempts got: new
-	// ones, and ones from the pool.
+	// ConnsOpened counts the connections the session opened (TCP
+	// connections its dialer made; with WithTransport, the attempts that
+	// did not get a pooled connection). ConnsReused counts the attempts
+	// that got a connection from the pool. A connection dialed for a
+	// request that got a pooled one first joins the pool: it is opened
+	// once and its first use is a reuse.
 	ConnsOpened int64
 	ConnsReused int64
 	// BudgetLeft is the retry budget left per host that has one.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/courierhttp/courier"
 )
@@ -159,5 +160,46 @@ func TestLoggerGiveUpOnBudget(t *testing.T) {
 	got := lines()
 	if len(got) != 1 || got[0]["stopped"] != "retry budget exhausted" {
 		t.Errorf("Warn lines = %v, want one saying the budget stopped it", got)
+	}
+}
+
+// ConnsOpened counts the connections the session dialed, as the server
+// sees them, even when requests race for the pool: a connection dialed for
+// a request that got a pooled one first is parked in the pool, and its
+// first use looks like a reuse to net/http's GotConn.
+func TestStatsConnsOpenedMatchesTheServer(t *testing.T) {
+	t.Parallel()
+	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	var opened, reused, attempts int64
+	for range 10 {
+		// Cold starts at a concurrency well above the cores: many dials
+		// race with requests that finish and free their connection.
+		s := newSession(t, ts)
+		var wg sync.WaitGroup
+		for range 64 {
+			wg.Go(func() {
+				for range 4 {
+					s.Get(t.Context(), "/")
+				}
+			})
+		}
+		wg.Wait()
+		st := s.Stats()
+		opened += st.ConnsOpened
+		reused += st.ConnsReused
+		attempts += st.Attempts
+		s.Close(t.Context())
+	}
+	if reused+opened < attempts {
+		t.Errorf("opened %d + reused %d < attempts %d", opened, reused, attempts)
+	}
+	// The server counts a connection when it accepts it, which may come
+	// a moment after the client's dial returned.
+	deadline := time.Now().Add(5 * time.Second)
+	for ts.NewConns.Load() != opened && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := ts.NewConns.Load(); got != opened {
+		t.Errorf("Stats.ConnsOpened = %d over the sessions, the server accepted %d", opened, got)
 	}
 }

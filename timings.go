@@ -93,6 +93,12 @@ func timedDial(dial func(ctx context.Context, network, addr string) (net.Conn, e
 			// With detailed timings the lookup, timed by its own hooks
 			// during this dial, is reported apart.
 			c.clock.connect.Store(int64(time.Since(start)) - c.clock.dns.Load())
+			if err == nil {
+				// Counted here, not by GotConn: a connection dialed
+				// for a request that got a pooled one first goes to
+				// the pool, and its first use looks like a reuse.
+				c.s.stats.connsNew.Add(1)
+			}
 		}
 		return conn, err
 	}
