@@ -69,8 +69,8 @@ func TestRepeat(t *testing.T) {
 	}
 	opened, _ := strconv.Atoi(m[1])
 	reused, _ := strconv.Atoi(m[2])
-	if opened < 1 || opened > 8 || opened+reused != 60 {
-		t.Errorf("%d opened, %d reused: want at most 2x the concurrency opened, 60 in all", opened, reused)
+	if opened < 1 || opened > 8 || opened+reused < 60 {
+		t.Errorf("%d opened (the server saw %d), %d reused: want at most 2x the concurrency opened, as the server saw them, and 60 attempts at least", opened, srv.conns.Load(), reused)
 	}
 	if n := srv.conns.Load(); n > 8 {
 		t.Errorf("the server saw %d connections", n)
