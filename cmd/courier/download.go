@@ -55,7 +55,7 @@ func download(ctx context.Context, p *prepared, sio stdio, tr *tracer) int {
 		msg = io.Discard
 	}
 	pr := newPrinter(msg, "none", false, a.showSecrets)
-	if sio.ErrTTY {
+	if sio.ErrTTY && sio.Getenv("NO_COLOR") == "" {
 		pr = newPrinter(msg, "colors", sio.ErrTTY, a.showSecrets)
 	}
 	if strings.Contains(a.print, "H") {

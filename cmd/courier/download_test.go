@@ -85,6 +85,15 @@ func TestDownload(t *testing.T) {
 	c.ok("-d", srv.URL+"/files/data.bin")
 	saved("data-1.bin")
 
+	// On a terminal, a progress bar on stderr.
+	c.tty = true
+	c.ok("-d", srv.URL+"/files/bar.bin")
+	saved("bar.bin")
+	if !strings.Contains(c.Stderr, "\r\x1b[K100% ██") || !strings.Contains(c.Stderr, "128.0 KiB / 128.0 KiB") {
+		t.Errorf("no progress bar on a terminal:\n%q", c.Stderr)
+	}
+	c.tty = false
+
 	// Named by Content-Disposition, sanitised to a plain name here.
 	c.ok("-d", srv.URL+"/named")
 	saved("report 2026.csv")

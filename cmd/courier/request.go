@@ -146,8 +146,12 @@ func addQuery(u *url.URL, items []item) {
 func request(ctx context.Context, a *args, sio stdio) int {
 	out, outTTY := sio.Out, sio.OutTTY
 	if a.pretty == "" {
-		a.pretty = "none"
-		if outTTY && a.output == "" {
+		switch {
+		case !outTTY || a.output != "":
+			a.pretty = "none"
+		case sio.Getenv("NO_COLOR") != "": // https://no-color.org
+			a.pretty = "format"
+		default:
 			a.pretty = "all"
 		}
 	}

@@ -126,3 +126,15 @@ func TestPasswordPrompt(t *testing.T) {
 	c.ok("-b", "-A", "digest", "-a", "ada:pw", srv.URL+"/digest-auth/auth/ada/pw")
 	c.ok("-b", "-A", "bearer", "-a", "tok", srv.URL+"/bearer")
 }
+
+// TestNoColor: NO_COLOR turns colors off on a terminal; formatting stays.
+func TestNoColor(t *testing.T) {
+	srv := newHTTPBin(t)
+	c := newCLI(t)
+	c.tty = true
+	c.env = map[string]string{"NO_COLOR": "1"}
+	out := c.ok(srv.URL + "/json")
+	if strings.Contains(out, "\x1b[") || !strings.Contains(out, "HTTP/1.1 200 OK") || !strings.Contains(out, "\n    \"") {
+		t.Errorf("output:\n%s", out)
+	}
+}
