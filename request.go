@@ -77,8 +77,10 @@ func checkAbsolute(u *url.URL) error {
 // request's.
 //
 // The result is written into u, which the caller allocated (the request's
-// own URL), so that resolving costs no URL of its own.
-func (s *Session) resolve(path string, reqQuery []queryParam, u *url.URL) error {
+// own URL), so that resolving costs no URL of its own. When parsed is true,
+// u already holds path parsed (a full URL that NewRequestWithContext parsed
+// into the request), and is only checked and completed.
+func (s *Session) resolve(path string, reqQuery []queryParam, u *url.URL, parsed bool) error {
 	pathQuery := ""
 	if simplePath(path) && s.cfg.baseURL != nil {
 		// Fast path: nothing to parse, escape or clean.
@@ -91,9 +93,12 @@ func (s *Session) resolve(path string, reqQuery []queryParam, u *url.URL) error 
 		if !httpguts.ValidHeaderFieldValue(path) || strings.ContainsAny(path, " \t") {
 			return errors.New("path contains a space or control character")
 		}
-		ref, err := url.Parse(path)
-		if err != nil {
-			return parseError("path", err)
+		ref := u
+		if !parsed {
+			var err error
+			if ref, err = url.Parse(path); err != nil {
+				return parseError("path", err)
+			}
 		}
 		switch {
 		case ref.Scheme != "":
@@ -267,12 +272,21 @@ func (s *Session) newRequest(ctx context.Context, method, path string, rc *reque
 	if !validMethod(method) {
 		return nil, fmt.Errorf("method %q is not a valid token", method)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "", nil)
+	// A full URL is parsed once, by NewRequestWithContext, straight into
+	// the request's URL, rather than parsed by resolve and copied over.
+	raw := ""
+	if fullHTTPURL(path) {
+		raw = path
+	}
+	req, err := http.NewRequestWithContext(ctx, method, raw, nil)
 	if err != nil {
+		if raw != "" {
+			return nil, parseError("path", err)
+		}
 		return nil, err
 	}
 	u := req.URL
-	if err := s.resolve(path, rc.query, u); err != nil {
+	if err := s.resolve(path, rc.query, u, raw != ""); err != nil {
 		return nil, err
 	}
 	user := u.User
@@ -296,6 +310,27 @@ func (s *Session) newRequest(ctx context.Context, method, path string, rc *reque
 		}
 	}
 	return req, nil
+}
+
+// fullHTTPURL reports whether path is a full http or https URL that
+// NewRequestWithContext parses as resolve would: no space or control
+// character, and no empty port (which NewRequestWithContext drops and
+// checkAbsolute refuses).
+func fullHTTPURL(path string) bool {
+	var authority string
+	switch {
+	case len(path) > 7 && strings.EqualFold(path[:7], "http://"):
+		authority = path[7:]
+	case len(path) > 8 && strings.EqualFold(path[:8], "https://"):
+		authority = path[8:]
+	default:
+		return false
+	}
+	if i := strings.IndexAny(authority, "/?#"); i >= 0 {
+		authority = authority[:i]
+	}
+	return !strings.HasSuffix(authority, ":") &&
+		httpguts.ValidHeaderFieldValue(path) && !strings.ContainsAny(path, " \t")
 }
 
 // setsHeader reports whether the request's options touch header k

@@ -116,6 +116,10 @@ func TestURLResolutionFullURL(t *testing.T) {
 		{"other host with query", b.URL + "/x?a=1", "/x?a=1"},
 		{"dot segments sent as given", b.URL + "/a/../b", "/a/../b"},
 		{"upper-case scheme", strings.Replace(b.URL, "http://", "HTTP://", 1) + "/x", "/x"},
+		{"fragment dropped", b.URL + "/x?a=1#frag", "/x?a=1"},
+		{"escaped path kept", b.URL + "/a%2Fb/c", "/a%2Fb/c"},
+		{"no path", b.URL, "/"},
+		{"query only", b.URL + "?q=1", "/?q=1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,6 +134,12 @@ func TestURLResolutionFullURL(t *testing.T) {
 	}
 	if n := a.Requests.Load(); n != 0 {
 		t.Errorf("base server got %d requests, want 0 (full URLs go where they say)", n)
+	}
+	// Full URLs that are parsed on the way in are checked as paths are.
+	for _, bad := range []string{b.URL + "/a b", b.URL + "/x\n", "http://127.0.0.1:/x", "http:///x"} {
+		if _, err := s.Get(t.Context(), bad); !errors.Is(err, courier.ErrInvalidRequest) {
+			t.Errorf("Get(%q) = %v, want ErrInvalidRequest", bad, err)
+		}
 	}
 }
 

@@ -110,7 +110,7 @@ func (r *Response) Decode(v any) error {
 }
 
 func checkJSONContentType(ct string) error {
-	if ct == "" {
+	if ct == "" || isPlainJSON(ct) {
 		return nil
 	}
 	mt, _, err := mime.ParseMediaType(ct)
@@ -121,6 +121,18 @@ func checkJSONContentType(ct string) error {
 		return nil
 	}
 	return fmt.Errorf("Content-Type is %q, not JSON", mt)
+}
+
+// isPlainJSON reports, without allocating, whether ct is application/json
+// alone or with a charset parameter, which is what most APIs send.
+// mime.ParseMediaType allocates a map for the parameters of every response.
+func isPlainJSON(ct string) bool {
+	const j = "application/json"
+	if len(ct) < len(j) || !strings.EqualFold(ct[:len(j)], j) {
+		return false
+	}
+	rest := strings.TrimLeft(ct[len(j):], " ")
+	return rest == "" || strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(rest, ";")), "charset=utf-8")
 }
 
 func (r *Response) decodeError(err error, body []byte) error {

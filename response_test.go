@@ -85,6 +85,12 @@ func TestDecodeContentTypes(t *testing.T) {
 		{"text/plain", courier.ErrDecode},
 		{"application/xml", courier.ErrDecode},
 		{"application/json; =broken", courier.ErrDecode},
+		// The fast path for the usual forms, and its edges.
+		{"Application/JSON;charset=UTF-8", nil},
+		{"application/json ; charset=utf-8", nil},
+		{"application/json; charset=iso-8859-1", nil},
+		{"application/jsonx", courier.ErrDecode},
+		{"application/json; charset", courier.ErrDecode},
 	}
 	for _, tt := range tests {
 		t.Run(tt.contentType, func(t *testing.T) {
