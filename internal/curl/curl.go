@@ -74,20 +74,7 @@ func body(data []byte, redacted bool) string {
 	if redacted {
 		return redact.Excerpt(data, MaxBody)
 	}
-	cut := len(data) > MaxBody
-	if cut {
-		data = data[:MaxBody]
-	}
-	s := strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, strings.ToValidUTF8(string(data), "?"))
-	if cut {
-		s += "…"
-	}
-	return s
+	return redact.Printable(data, MaxBody)
 }
 
 // Quote quotes s for a POSIX shell.

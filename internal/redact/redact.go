@@ -258,21 +258,36 @@ func contains(names []string, k string) bool {
 // characters replaced, so that a bad response can be quoted without echoing a
 // token. An ellipsis marks a cut.
 func Excerpt(body []byte, n int) string {
-	cut := len(body) > n
-	if cut {
-		body = body[:n]
-	}
-	s := strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, strings.ToValidUTF8(string(body), "?"))
+	s, cut := printable(body, n)
 	s = Text(maskJSONSecrets(s))
 	if cut {
 		s += "…"
 	}
 	return s
+}
+
+// Printable returns at most n bytes of body as text safe to print on one
+// line: control characters replaced by spaces, invalid UTF-8 by '?', and an
+// ellipsis for a cut. Nothing is masked: use Excerpt for that.
+func Printable(body []byte, n int) string {
+	s, cut := printable(body, n)
+	if cut {
+		s += "…"
+	}
+	return s
+}
+
+func printable(body []byte, n int) (string, bool) {
+	cut := len(body) > n
+	if cut {
+		body = body[:n]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(string(body), "?")), cut
 }
 
 // Body masks the secrets of a body shown whole (the CLI's -v): the string

@@ -375,3 +375,21 @@ func TestBody(t *testing.T) {
 		})
 	}
 }
+
+func TestPrintable(t *testing.T) {
+	tests := []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"a\nb\tc", 10, "a b c"},
+		{"password=hunter2", 100, "password=hunter2"}, // nothing masked
+		{"abcdef", 3, "abc…"},
+		{"bad \xff byte", 20, "bad ? byte"},
+	}
+	for _, tt := range tests {
+		if got := redact.Printable([]byte(tt.in), tt.n); got != tt.want {
+			t.Errorf("Printable(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+		}
+	}
+}
