@@ -292,8 +292,11 @@ func TestMeasureThroughput(t *testing.T) {
 				if got := after.TLSRequests - before.TLSRequests; w.TLS && got < s.Requests || !w.TLS && got != 0 {
 					t.Errorf("server served %d requests over TLS (TLS workload: %v), %d measured", got, w.TLS, s.Requests)
 				}
-				if got := after.Conns - before.Conns; got != s.WarmupConns+s.NewConns {
-					t.Errorf("server accepted %d connections, want %d (warm-up) + %d (measured)", got, s.WarmupConns, s.NewConns)
+				// A client that churns connections may still be dialing when
+				// the measured phase ends: one per caller at most is
+				// accepted after it.
+				if got, want := after.Conns-before.Conns, s.WarmupConns+s.NewConns; got < want || got > want+int64(w.Concurrency) {
+					t.Errorf("server accepted %d connections, want %d (warm-up) + %d (measured), plus at most %d late", got, s.WarmupConns, s.NewConns, w.Concurrency)
 				}
 				if s.Requests <= 0 || s.Errors != 0 {
 					t.Errorf("Requests, Errors = %d, %d; want > 0, 0", s.Requests, s.Errors)
