@@ -143,7 +143,9 @@ func boundHost(host string) (string, error) {
 		host = h
 	}
 	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
-	if host == "" || strings.ContainsAny(host, "/ ") {
+	// A name with an empty label ("..x", ".x") is no host: the jar would
+	// store its cookies under one name and load them back under another.
+	if host == "" || strings.ContainsAny(host, "/ ") || strings.HasPrefix(host, ".") || strings.Contains(host, "..") {
 		return "", fmt.Errorf("bad host %q: want host or host:port", clip(host))
 	}
 	return host, nil

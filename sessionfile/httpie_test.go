@@ -178,6 +178,8 @@ func TestImportHTTPieErrors(t *testing.T) {
 		{"bearer old style", write("b.json", `{"auth": {"type": "bearer", "username": "u", "password": "s3cr3t"}}`), "example.com", "bearer without raw_auth"},
 		{"auth a list", write("a.json", `{"auth": ["s3cr3t"]}`), "example.com", "auth: want an object"},
 		{"no host", filepath.Join("testdata", "httpie", "new-layout.json"), "", "bad host"},
+		{"empty label in host", filepath.Join("testdata", "httpie", "new-layout.json"), "..0", "bad host"},
+		{"leading dot in host", filepath.Join("testdata", "httpie", "new-layout.json"), ".example.com", "bad host"},
 	}
 	for _, tt := range tests {
 		f := sessionfile.New(filepath.Join(dir, "out.json"))
