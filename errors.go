@@ -87,7 +87,10 @@ type Error struct {
 	Err error
 }
 
-// Error returns "courier: GET https://host/path: kind: cause (N attempts)".
+// Error returns "courier: GET https://host/path: kind: cause (N attempts)":
+// the operation when it is not the request itself ("read", "decode"), the
+// kind unless the cause already says it ("request timeout exceeded" says
+// "timeout"), and the attempts when there were more than one.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("courier: ")
