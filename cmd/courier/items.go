@@ -109,15 +109,7 @@ func looksLikeURL(arg string) bool {
 	}
 	// host:port or host:port/path
 	port, _, _ := strings.Cut(rest, "/")
-	if port == "" {
-		return false
-	}
-	for _, c := range port {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
+	return isDigits(port)
 }
 
 // fileReader reads the file an item names.
