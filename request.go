@@ -90,11 +90,11 @@ func (s *Session) resolve(path string, reqQuery []queryParam, u *url.URL, parsed
 			u.RawPath = joinPath(s.cfg.baseURL.RawPath, path)
 		}
 	} else {
-		if !httpguts.ValidHeaderFieldValue(path) || strings.ContainsAny(path, " \t") {
-			return errors.New("path contains a space or control character")
-		}
 		ref := u
-		if !parsed {
+		if !parsed { // fullHTTPURL checked a parsed path already
+			if !validPathText(path) {
+				return errors.New("path contains a space or control character")
+			}
 			var err error
 			if ref, err = url.Parse(path); err != nil {
 				return parseError("path", err)
@@ -329,8 +329,13 @@ func fullHTTPURL(path string) bool {
 	if i := strings.IndexAny(authority, "/?#"); i >= 0 {
 		authority = authority[:i]
 	}
-	return !strings.HasSuffix(authority, ":") &&
-		httpguts.ValidHeaderFieldValue(path) && !strings.ContainsAny(path, " \t")
+	return !strings.HasSuffix(authority, ":") && validPathText(path)
+}
+
+// validPathText reports whether a request path holds no space or control
+// character.
+func validPathText(path string) bool {
+	return httpguts.ValidHeaderFieldValue(path) && !strings.ContainsAny(path, " \t")
 }
 
 // setsHeader reports whether the request's options touch header k

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -156,15 +157,9 @@ func sessionShow(argv []string, sio stdio) error {
 	if f.Auth != nil {
 		fmt.Fprintf(w, "auth     %v\n", *f.Auth)
 	}
-	names := slices.Sorted(func(yield func(string) bool) {
-		for k := range f.Header {
-			if !yield(k) {
-				return
-			}
-		}
-	})
-	for _, k := range names {
-		for _, v := range redact.Header(f.Header)[k] {
+	headers := redact.Header(f.Header)
+	for _, k := range slices.Sorted(maps.Keys(headers)) {
+		for _, v := range headers[k] {
 			fmt.Fprintf(w, "header   %s: %s\n", k, v)
 		}
 	}
