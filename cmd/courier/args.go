@@ -93,84 +93,140 @@ var methodRE = regexp.MustCompile(`^[A-Za-z]+$`)
 // "--" is positional. Files that items name are read with read.
 func parseArgs(argv []string, read fileReader) (*args, error) {
 	a := &args{}
+	var f flagInputs
+	positional, err := parseInterleaved(newFlagSet(a, &f), argv)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case f.help:
+		return nil, errHelp
+	case f.version:
+		return nil, errVersion
+	}
+	// The checks run in this order, so that the first complaint is the same
+	// whatever else is wrong.
+	if err := a.selectOutput(&f); err != nil {
+		return nil, err
+	}
+	if err := a.selectIdentity(f.sessionRO); err != nil {
+		return nil, err
+	}
+	if err := a.checkLimits(f.timeout); err != nil {
+		return nil, err
+	}
+	if err := a.checkDownload(); err != nil {
+		return nil, err
+	}
+	if err := a.checkCombinations(); err != nil {
+		return nil, err
+	}
+	if err := a.positionals(positional, read); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// flagInputs are the flags that do not map one to one onto a field of args:
+// parseArgs's steps check them and fold them in.
+type flagInputs struct {
+	verbose, headers, body bool   // -v, -h, -b: shorthands for --print
+	print                  string // --print as given
+	timeout                string // --timeout as given
+	sessionRO              string // --session-read-only
+	help, version          bool
+}
+
+// newFlagSet defines every request flag, writing into a and f, and sets
+// the defaults that are not zero. A flag with a short name answers to both
+// names.
+func newFlagSet(a *args, f *flagInputs) *flag.FlagSet {
 	fs := flag.NewFlagSet("courier", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-
-	both := func(short, long string, fn func(string) flag.Value) {
-		v := fn(long)
-		fs.Var(v, long, "")
-		if short != "" {
-			fs.Var(v, short, "")
-		}
-	}
-	boolFlag := func(short, long string, p *bool) {
-		both(short, long, func(string) flag.Value { return (*boolValue)(p) })
-	}
-	strFlag := func(short, long string, p *string) {
-		both(short, long, func(string) flag.Value { return (*stringValue)(p) })
-	}
-	var (
-		verbose, headers, body, help, version bool
-		print, timeout, sessionRO             string
-		auth, raw                             string
-		authSet, rawSet                       bool
-	)
-	boolFlag("j", "json", &a.json)
-	boolFlag("f", "form", &a.form)
-	boolFlag("", "multipart", &a.multipart)
-	fs.Func("raw", "", func(s string) error { raw, rawSet = s, true; return nil })
-	boolFlag("I", "ignore-stdin", &a.ignoreStdin)
-
-	strFlag("p", "print", &print)
-	boolFlag("v", "verbose", &verbose)
-	boolFlag("h", "headers", &headers)
-	boolFlag("b", "body", &body)
-	strFlag("", "pretty", &a.pretty)
-	boolFlag("q", "quiet", &a.quiet)
-	boolFlag("", "show-secrets", &a.showSecrets)
-	boolFlag("", "offline", &a.offline)
-	boolFlag("", "curl", &a.curl)
-	boolFlag("", "trace", &a.trace)
-	boolFlag("", "check-status", &a.checkStatus)
-
-	strFlag("", "session", &a.session)
-	strFlag("", "session-read-only", &sessionRO)
-	fs.Func("auth", "", func(s string) error { auth, authSet = s, true; return nil })
-	fs.Func("a", "", func(s string) error { auth, authSet = s, true; return nil })
-	strFlag("A", "auth-type", &a.authType)
-
-	boolFlag("F", "follow", &a.follow)
-	fs.IntVar(&a.maxRedirects, "max-redirects", 30, "")
-	strFlag("", "timeout", &timeout)
-	fs.IntVar(&a.retries, "retries", -1, "")
-
 	a.verify = "yes"
-	strFlag("", "verify", &a.verify)
-	strFlag("", "cert", &a.cert)
-	strFlag("", "cert-key", &a.certKey)
-	fs.Func("proxy", "", func(s string) error {
-		p, err := parseProxy(s)
-		if err != nil {
-			return err
+	for _, d := range []struct {
+		short, long string
+		value       flag.Value
+	}{
+		// Body.
+		{"j", "json", (*boolValue)(&a.json)},
+		{"f", "form", (*boolValue)(&a.form)},
+		{"", "multipart", (*boolValue)(&a.multipart)},
+		{"I", "ignore-stdin", (*boolValue)(&a.ignoreStdin)},
+		// Output.
+		{"p", "print", (*stringValue)(&f.print)},
+		{"v", "verbose", (*boolValue)(&f.verbose)},
+		{"h", "headers", (*boolValue)(&f.headers)},
+		{"b", "body", (*boolValue)(&f.body)},
+		{"", "pretty", (*stringValue)(&a.pretty)},
+		{"q", "quiet", (*boolValue)(&a.quiet)},
+		{"", "show-secrets", (*boolValue)(&a.showSecrets)},
+		{"", "offline", (*boolValue)(&a.offline)},
+		{"", "curl", (*boolValue)(&a.curl)},
+		{"", "trace", (*boolValue)(&a.trace)},
+		{"", "check-status", (*boolValue)(&a.checkStatus)},
+		// Session and identity.
+		{"", "session", (*stringValue)(&a.session)},
+		{"", "session-read-only", (*stringValue)(&f.sessionRO)},
+		{"A", "auth-type", (*stringValue)(&a.authType)},
+		// Behaviour.
+		{"F", "follow", (*boolValue)(&a.follow)},
+		{"", "timeout", (*stringValue)(&f.timeout)},
+		// Transport.
+		{"", "verify", (*stringValue)(&a.verify)},
+		{"", "cert", (*stringValue)(&a.cert)},
+		{"", "cert-key", (*stringValue)(&a.certKey)},
+		// Downloads.
+		{"d", "download", (*boolValue)(&a.download)},
+		{"o", "output", (*stringValue)(&a.output)},
+		{"c", "continue", (*boolValue)(&a.resume)},
+		{"", "overwrite", (*boolValue)(&a.overwrite)},
+		// Help.
+		{"", "help", (*boolValue)(&f.help)},
+		{"", "version", (*boolValue)(&f.version)},
+	} {
+		fs.Var(d.value, d.long, "")
+		if d.short != "" {
+			fs.Var(d.value, d.short, "")
 		}
-		a.proxies = append(a.proxies, p)
-		return nil
-	})
-
-	boolFlag("d", "download", &a.download)
-	strFlag("o", "output", &a.output)
-	boolFlag("c", "continue", &a.resume)
-	boolFlag("", "overwrite", &a.overwrite)
-
+	}
+	// Flags of other shapes: --raw and --auth note that they were given
+	// (nil when not), --proxy may be repeated, and the counts are ints.
+	fs.Func("raw", "", setString(&a.raw))
+	fs.Func("auth", "", setString(&a.auth))
+	fs.Func("a", "", setString(&a.auth))
+	fs.Func("proxy", "", a.addProxy)
+	fs.IntVar(&a.maxRedirects, "max-redirects", 30, "")
+	fs.IntVar(&a.retries, "retries", -1, "")
 	fs.IntVar(&a.repeat, "repeat", 0, "")
 	fs.IntVar(&a.concurrency, "concurrency", 1, "")
+	return fs
+}
 
-	boolFlag("", "help", &help)
-	boolFlag("", "version", &version)
+// setString is a flag function that points *p at the flag's value, so that
+// nil means the flag was not given.
+func setString(p **string) func(string) error {
+	return func(s string) error {
+		*p = &s
+		return nil
+	}
+}
 
-	// Flags and positionals interleave: parse, take a positional, go on.
-	// Everything after a lone "--" is positional.
+// addProxy takes one --proxy PROTOCOL:URL; the flag may be repeated.
+func (a *args) addProxy(s string) error {
+	p, err := parseProxy(s)
+	if err != nil {
+		return err
+	}
+	a.proxies = append(a.proxies, p)
+	return nil
+}
+
+// parseInterleaved parses argv with fs, where flags and positionals
+// interleave: parse, take a positional, go on. Everything after a lone "--"
+// is positional. It returns the positionals in order.
+func parseInterleaved(fs *flag.FlagSet, argv []string) ([]string, error) {
 	flags, rest := argv, []string(nil)
 	for i, s := range argv {
 		if s == "--" {
@@ -190,102 +246,110 @@ func parseArgs(argv []string, read fileReader) (*args, error) {
 		positional = append(positional, flags[0])
 		flags = flags[1:]
 	}
-	positional = append(positional, rest...)
+	return append(positional, rest...), nil
+}
 
+// selectOutput sets which parts are printed (-p wins over -v, -h and -b)
+// and checks --pretty.
+func (a *args) selectOutput(f *flagInputs) error {
 	switch {
-	case help:
-		return nil, errHelp
-	case version:
-		return nil, errVersion
-	}
-
-	// Output selection: -p wins over -v, -h and -b.
-	switch {
-	case print != "":
-		if strings.Trim(print, "HBhbm") != "" {
-			return nil, usagef("--print %q: use the letters H (request headers), B (request body), h (response headers), b (response body), m (metadata)", print)
+	case f.print != "":
+		if strings.Trim(f.print, "HBhbm") != "" {
+			return usagef("--print %q: use the letters H (request headers), B (request body), h (response headers), b (response body), m (metadata)", f.print)
 		}
-		a.print, a.printSet = print, true
-	case verbose:
+		a.print, a.printSet = f.print, true
+	case f.verbose:
 		a.print, a.printSet = "HBhb", true
-	case headers && body:
+	case f.headers && f.body:
 		a.print, a.printSet = "hb", true
-	case headers:
+	case f.headers:
 		a.print, a.printSet = "h", true
-	case body:
+	case f.body:
 		a.print, a.printSet = "b", true
 	}
 	switch a.pretty {
 	case "", "all", "colors", "format", "none":
 	default:
-		return nil, usagef("--pretty %q: use all, colors, format or none", a.pretty)
+		return usagef("--pretty %q: use all, colors, format or none", a.pretty)
 	}
+	return nil
+}
 
+// selectIdentity settles the session (--session or --session-read-only,
+// named here as sessionRO) and the auth type, basic by default; a type
+// other than basic needs --auth.
+func (a *args) selectIdentity(sessionRO string) error {
 	if sessionRO != "" {
 		if a.session != "" {
-			return nil, usagef("--session and --session-read-only name one session: give one of them")
+			return usagef("--session and --session-read-only name one session: give one of them")
 		}
 		a.session, a.sessionReadOnly = sessionRO, true
-	}
-	if authSet {
-		a.auth = &auth
 	}
 	switch a.authType {
 	case "":
 		a.authType = "basic"
 	case "basic", "digest", "bearer":
 	default:
-		return nil, usagef("--auth-type %q: use basic, digest or bearer", a.authType)
+		return usagef("--auth-type %q: use basic, digest or bearer", a.authType)
 	}
 	if a.authType != "basic" && a.auth == nil {
-		return nil, usagef("--auth-type %s needs --auth", a.authType)
+		return usagef("--auth-type %s needs --auth", a.authType)
 	}
-	if rawSet {
-		a.raw = &raw
-	}
+	return nil
+}
 
+// checkLimits checks the counts and reads --timeout (given here as text).
+func (a *args) checkLimits(timeout string) error {
 	if a.maxRedirects < 1 {
-		return nil, usagef("--max-redirects %d: give at least 1", a.maxRedirects)
+		return usagef("--max-redirects %d: give at least 1", a.maxRedirects)
 	}
 	if timeout != "" {
 		d, err := parseSeconds(timeout)
 		if err != nil {
-			return nil, usagef("--timeout %q: %v", timeout, err)
+			return usagef("--timeout %q: %v", timeout, err)
 		}
 		a.timeout = d
 	}
 	if a.retries < -1 {
-		return nil, usagef("--retries %d: give 0 or more", a.retries)
+		return usagef("--retries %d: give 0 or more", a.retries)
 	}
 	if a.repeat < 0 || a.concurrency < 1 {
-		return nil, usagef("--repeat and --concurrency take a positive count")
+		return usagef("--repeat and --concurrency take a positive count")
 	}
 	if a.concurrency > 1 && a.repeat == 0 {
-		return nil, usagef("--concurrency goes with --repeat N")
+		return usagef("--concurrency goes with --repeat N")
 	}
+	return nil
+}
+
+// checkDownload checks the flags that go with --download, and makes a
+// download follow redirects, as HTTPie does.
+func (a *args) checkDownload() error {
 	if a.download {
-		a.follow = true // as HTTPie: a download follows redirects
+		a.follow = true
 	}
 	if a.resume && (!a.download || a.output == "") {
-		return nil, usagef("--continue resumes a download: give it with --download and --output FILE")
+		return usagef("--continue resumes a download: give it with --download and --output FILE")
 	}
 	if a.overwrite && !a.download {
-		return nil, usagef("--overwrite goes with --download")
+		return usagef("--overwrite goes with --download")
 	}
+	return nil
+}
+
+// checkCombinations refuses flags that need another one, or that do not go
+// together.
+func (a *args) checkCombinations() error {
 	if a.certKey != "" && a.cert == "" {
-		return nil, usagef("--cert-key goes with --cert")
+		return usagef("--cert-key goes with --cert")
 	}
 	if n := boolCount(a.download, a.repeat > 0, a.offline || a.curl); n > 1 {
-		return nil, usagef("--download, --repeat and --offline/--curl do not go together")
+		return usagef("--download, --repeat and --offline/--curl do not go together")
 	}
 	if a.json && (a.form || a.multipart) {
-		return nil, usagef("--json and --form do not go together")
+		return usagef("--json and --form do not go together")
 	}
-
-	if err := a.positionals(positional, read); err != nil {
-		return nil, err
-	}
-	return a, nil
+	return nil
 }
 
 // positionals resolves [METHOD] URL [ITEM ...]: the first word is a method
@@ -304,30 +368,12 @@ func (a *args) positionals(pos []string, read fileReader) error {
 		return err
 	}
 	a.url = u
-	for _, raw := range pos[1:] {
-		it, err := parseItem(raw, read)
-		if err != nil {
-			return &usageError{err.Error()}
-		}
-		a.items = append(a.items, it)
+	if err := a.addItems(pos[1:], read); err != nil {
+		return err
 	}
-	hasData := false
-	for _, it := range a.items {
-		switch it.kind {
-		case itemData, itemJSON:
-			hasData = true
-		case itemFile:
-			hasData = true
-			if !a.form && !a.multipart {
-				return usagef("item %q uploads a file: add --form (or --multipart)", it.raw)
-			}
-		}
-		if it.kind == itemJSON && (a.form || a.multipart) {
-			return usagef("item %q is raw JSON, which a form cannot carry", it.raw)
-		}
-	}
-	if hasData && a.raw != nil {
-		return usagef("--raw and data items (field=value) cannot be mixed")
+	hasData, err := a.checkItems()
+	if err != nil {
+		return err
 	}
 	if a.method == "" {
 		a.method = "GET"
@@ -336,6 +382,43 @@ func (a *args) positionals(pos []string, read fileReader) error {
 		}
 	}
 	return nil
+}
+
+// addItems parses the request items; a bad one is a usage error.
+func (a *args) addItems(raws []string, read fileReader) error {
+	for _, raw := range raws {
+		it, err := parseItem(raw, read)
+		if err != nil {
+			return &usageError{err.Error()}
+		}
+		a.items = append(a.items, it)
+	}
+	return nil
+}
+
+// checkItems checks the items against the body flags (a file needs a form,
+// raw JSON cannot go in one, --raw takes no data items) and reports whether
+// any item carries data.
+func (a *args) checkItems() (hasData bool, err error) {
+	form := a.form || a.multipart
+	for _, it := range a.items {
+		switch it.kind {
+		case itemData, itemJSON:
+			hasData = true
+		case itemFile:
+			hasData = true
+			if !form {
+				return false, usagef("item %q uploads a file: add --form (or --multipart)", it.raw)
+			}
+		}
+		if it.kind == itemJSON && form {
+			return false, usagef("item %q is raw JSON, which a form cannot carry", it.raw)
+		}
+	}
+	if hasData && a.raw != nil {
+		return false, usagef("--raw and data items (field=value) cannot be mixed")
+	}
+	return hasData, nil
 }
 
 // parseURL reads a URL as HTTPie does: "http://" when no scheme is given,

@@ -36,9 +36,28 @@ type body struct {
 // buildBody makes the body that a's items, --raw or stdin give.
 func buildBody(a *args, stdin io.Reader, stdinData bool) (body, error) {
 	b := body{close: func() {}}
-	var data []item
-	var files []item
-	for _, it := range a.items {
+	data, files := bodyItems(a.items)
+	if !a.form && !a.multipart && (a.json || len(data) > 0) {
+		b.accept = "application/json, */*;q=0.5"
+	}
+	if stdinData && !a.ignoreStdin && a.raw == nil {
+		opt, streamed, err := stdinBody(stdin, len(data)+len(files) > 0)
+		if err != nil {
+			return b, err
+		}
+		if opt != nil {
+			b.opt, b.streamed = opt, streamed
+			b.contentType = defaultContentType(a)
+			return b, nil
+		}
+	}
+	return itemsBody(a, b, data, files)
+}
+
+// bodyItems picks the items that make a body: data (field=value,
+// field:=json) and files (field@path), each in the order given.
+func bodyItems(items []item) (data, files []item) {
+	for _, it := range items {
 		switch it.kind {
 		case itemData, itemJSON:
 			data = append(data, it)
@@ -46,24 +65,30 @@ func buildBody(a *args, stdin io.Reader, stdinData bool) (body, error) {
 			files = append(files, it)
 		}
 	}
-	if !a.form && !a.multipart && (a.json || len(data) > 0) {
-		b.accept = "application/json, */*;q=0.5"
+	return data, files
+}
+
+// stdinBody reads the body piped to stdin. opt is nil when stdin is empty,
+// so that the items make the body; a body on stdin does not mix with data
+// or file items (haveItems).
+func stdinBody(stdin io.Reader, haveItems bool) (opt courier.RequestOption, streamed bool, err error) {
+	opt, n, streamed, err := readBody(stdin)
+	if err != nil {
+		return nil, false, fmt.Errorf("reading the body from stdin: %w", err)
 	}
-	readStdin := stdinData && !a.ignoreStdin && a.raw == nil
-	if readStdin {
-		opt, n, streamed, err := readBody(stdin)
-		if err != nil {
-			return b, fmt.Errorf("reading the body from stdin: %w", err)
-		}
-		if n > 0 {
-			if len(data) > 0 || len(files) > 0 {
-				return b, usagef("a body from stdin and data items (field=value) cannot be mixed: pass --ignore-stdin to send the items")
-			}
-			b.opt, b.streamed = opt, streamed
-			b.contentType = defaultContentType(a)
-			return b, nil
-		}
+	if n == 0 {
+		return nil, false, nil
 	}
+	if haveItems {
+		return nil, false, usagef("a body from stdin and data items (field=value) cannot be mixed: pass --ignore-stdin to send the items")
+	}
+	return opt, streamed, nil
+}
+
+// itemsBody completes b from --raw or the data and file items: multipart
+// with files or --multipart, a URL-encoded form with --form, JSON
+// otherwise, and no body when there is nothing to send.
+func itemsBody(a *args, b body, data, files []item) (body, error) {
 	switch {
 	case a.raw != nil:
 		b.opt = courier.Body([]byte(*a.raw))

@@ -25,27 +25,12 @@ import (
 // unless asked; --continue resumes a partial one with a Range request.
 func download(ctx context.Context, p *prepared, sio stdio, tr *tracer) int {
 	a := p.a
-	var offset int64
-	if a.output != "" {
-		a.output = expandHome(a.output)
-		fi, err := os.Stat(a.output)
-		switch {
-		case err == nil && a.resume:
-			offset = fi.Size()
-		case err == nil && !a.overwrite:
-			return fail(sio, fmt.Errorf("%s exists: give --overwrite to replace it or --continue to resume it", a.output))
-		case err != nil && !errors.Is(err, os.ErrNotExist):
-			return fail(sio, fmt.Errorf("--output %s: %s", a.output, pathError(err)))
-		}
-	}
-	// The file holds the bytes as sent: no content coding to undo, and a
-	// Range that counts the same bytes as the file.
-	more := []courier.RequestOption{courier.Header("Accept-Encoding", "identity")}
-	if offset > 0 {
-		more = append(more, courier.Header("Range", fmt.Sprintf("bytes=%d-", offset)))
+	offset, err := a.downloadOffset()
+	if err != nil {
+		return fail(sio, err)
 	}
 	start := time.Now()
-	resp, err := p.do(ctx, more...)
+	resp, err := p.do(ctx, downloadOptions(offset)...)
 	if err != nil {
 		return fail(sio, err)
 	}
@@ -54,46 +39,120 @@ func download(ctx context.Context, p *prepared, sio stdio, tr *tracer) int {
 	if a.quiet {
 		msg = io.Discard
 	}
-	pr := newPrinter(msg, "none", false, a.showSecrets)
-	if sio.ErrTTY && sio.Getenv("NO_COLOR") == "" {
-		pr = newPrinter(msg, "colors", sio.ErrTTY, a.showSecrets)
-	}
-	if strings.Contains(a.print, "H") {
-		if req := p.rec.last(); req != nil {
-			printRequest(pr, req, a.print)
-		}
-	}
-	pr.responseHead(resp)
-	fmt.Fprintln(msg)
+	p.printDownloadHead(msg, sio, resp)
 	if err := p.save(); err != nil {
 		return fail(sio, err)
 	}
-
+	complete, err := checkDownloadStatus(resp, offset, a.output)
 	switch {
-	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && offset > 0:
-		if total, ok := rangeTotal(resp.Header.Get("Content-Range")); ok && total == offset {
-			fmt.Fprintf(msg, "%s is complete already (%s)\n", a.output, size(offset))
-			return exitOK
-		}
-		return fail(sio, &codeError{exit4xx, fmt.Errorf("HTTP %s: cannot resume %s", resp.Status, a.output)})
-	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		code := statusExit(resp.StatusCode, true)
-		if code == exitOK {
-			code = exitError
-		}
-		return fail(sio, &codeError{code, fmt.Errorf("HTTP %s: nothing downloaded", resp.Status)})
+	case err != nil:
+		return fail(sio, err)
+	case complete:
+		fmt.Fprintf(msg, "%s is complete already (%s)\n", a.output, size(offset))
+		return exitOK
 	}
 
 	name := a.output
 	if name == "" {
 		name = uniqueName(fileName(resp.Header, a.url))
 	}
+	f, offset, err := openDownload(name, resp, offset, msg)
+	if err != nil {
+		return fail(sio, err)
+	}
+	n, err := receive(f, name, resp, offset, msg, sio.ErrTTY && !a.quiet)
+	if err != nil {
+		return fail(sio, err)
+	}
+	elapsed := time.Since(start)
+	fmt.Fprintf(msg, "Done. %s in %.2fs (%s/s)\n", size(n), elapsed.Seconds(), size(int64(float64(n)/max(elapsed.Seconds(), 1e-6))))
+	if tr != nil {
+		tr.summary(resp, elapsed)
+	}
+	return exitOK
+}
+
+// downloadOffset checks --output (expanding a leading ~) before anything is
+// sent, and returns the size of the file that --continue resumes, or 0. An
+// existing file is kept unless --overwrite or --continue is given.
+func (a *args) downloadOffset() (int64, error) {
+	if a.output == "" {
+		return 0, nil
+	}
+	a.output = expandHome(a.output)
+	fi, err := os.Stat(a.output)
+	switch {
+	case err == nil && a.resume:
+		return fi.Size(), nil
+	case err == nil && !a.overwrite:
+		return 0, fmt.Errorf("%s exists: give --overwrite to replace it or --continue to resume it", a.output)
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return 0, fmt.Errorf("--output %s: %s", a.output, pathError(err))
+	}
+	return 0, nil
+}
+
+// downloadOptions ask for the bytes as sent, so that the file holds them:
+// no content coding to undo, and, when resuming after offset bytes, a Range
+// that counts the same bytes as the file.
+func downloadOptions(offset int64) []courier.RequestOption {
+	opts := []courier.RequestOption{courier.Header("Accept-Encoding", "identity")}
+	if offset > 0 {
+		opts = append(opts, courier.Header("Range", fmt.Sprintf("bytes=%d-", offset)))
+	}
+	return opts
+}
+
+// printDownloadHead writes the request when -p asks for its headers (H),
+// then the response's status line and headers, to msg (stderr): colored on
+// a terminal unless NO_COLOR is set.
+func (p *prepared) printDownloadHead(msg io.Writer, sio stdio, resp *courier.Response) {
+	pretty, tty := "none", false
+	if sio.ErrTTY && sio.Getenv("NO_COLOR") == "" {
+		pretty, tty = "colors", true
+	}
+	pr := newPrinter(msg, pretty, tty, p.a.showSecrets)
+	if strings.Contains(p.a.print, "H") {
+		if req := p.rec.last(); req != nil {
+			printRequest(pr, req, p.a.print)
+		}
+	}
+	pr.responseHead(resp)
+	fmt.Fprintln(msg)
+}
+
+// checkDownloadStatus says whether resp can be saved: a 2xx can. A 416 to a
+// resume after offset bytes means the file is complete when it holds the
+// whole length; otherwise it, like any other status, is an error with the
+// exit code of the status (output names the file, for the message).
+func checkDownloadStatus(resp *courier.Response, offset int64, output string) (complete bool, err error) {
+	switch {
+	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && offset > 0:
+		if total, ok := rangeTotal(resp.Header.Get("Content-Range")); ok && total == offset {
+			return true, nil
+		}
+		return false, &codeError{exit4xx, fmt.Errorf("HTTP %s: cannot resume %s", resp.Status, output)}
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		code := statusExit(resp.StatusCode, true)
+		if code == exitOK {
+			code = exitError
+		}
+		return false, &codeError{code, fmt.Errorf("HTTP %s: nothing downloaded", resp.Status)}
+	}
+	return false, nil
+}
+
+// openDownload opens the file name to save resp's body in: truncated, or
+// appended to when a resume after offset bytes gets the 206 that starts
+// there. A resume answered with the whole file starts over, and the offset
+// returned is then 0.
+func openDownload(name string, resp *courier.Response, offset int64, msg io.Writer) (*os.File, int64, error) {
 	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
 	if offset > 0 {
 		if resp.StatusCode == http.StatusPartialContent {
 			got, ok := rangeStart(resp.Header.Get("Content-Range"))
 			if !ok || got != offset {
-				return fail(sio, fmt.Errorf("cannot resume %s: asked for bytes from %d, got %q", name, offset, resp.Header.Get("Content-Range")))
+				return nil, 0, fmt.Errorf("cannot resume %s: asked for bytes from %d, got %q", name, offset, resp.Header.Get("Content-Range"))
 			}
 			flags = os.O_WRONLY | os.O_APPEND
 		} else {
@@ -103,14 +162,17 @@ func download(ctx context.Context, p *prepared, sio stdio, tr *tracer) int {
 	}
 	f, err := os.OpenFile(name, flags, 0o644)
 	if err != nil {
-		return fail(sio, fmt.Errorf("%s: %s", name, pathError(err)))
+		return nil, 0, fmt.Errorf("%s: %s", name, pathError(err))
 	}
-	expected := int64(-1)
-	if cl := resp.Header.Get("Content-Length"); cl != "" {
-		if n, err := strconv.ParseInt(cl, 10, 64); err == nil {
-			expected = n
-		}
-	}
+	return f, offset, nil
+}
+
+// receive announces the download on msg and writes resp's body into f
+// (named name, holding offset bytes already), with a progress bar when tty.
+// It closes f and the response, and returns the bytes written; its error
+// says how much was saved and how to resume.
+func receive(f *os.File, name string, resp *courier.Response, offset int64, msg io.Writer, tty bool) (int64, error) {
+	expected := contentLength(resp.Header)
 	verb := "Downloading"
 	if offset > 0 {
 		verb = "Resuming"
@@ -120,10 +182,30 @@ func download(ctx context.Context, p *prepared, sio stdio, tr *tracer) int {
 		total = size(offset + expected)
 	}
 	fmt.Fprintf(msg, "%s to %q (%s)\n", verb, name, total)
-	bar := &progress{w: msg, tty: sio.ErrTTY && !a.quiet, done: offset, total: offset + expected, start: time.Now()}
-	if expected < 0 {
-		bar.total = -1
+	bar := newProgress(msg, tty, offset, expected)
+	n, err := copyBody(f, resp, expected, bar)
+	if err != nil {
+		return n, fmt.Errorf("incomplete download: %s of %s saved to %s (resume with --continue -o %s): %w",
+			size(offset+n), total, name, name, err)
 	}
+	return n, nil
+}
+
+// contentLength is the length that h's Content-Length gives, or -1 when it
+// gives none.
+func contentLength(h http.Header) int64 {
+	if cl := h.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil {
+			return n
+		}
+	}
+	return -1
+}
+
+// copyBody copies resp's body into f through bar, then closes f and the
+// response. A body shorter than expected (when expected is not -1) is
+// io.ErrUnexpectedEOF.
+func copyBody(f *os.File, resp *courier.Response, expected int64, bar *progress) (int64, error) {
 	n, err := io.Copy(f, io.TeeReader(resp.Body(), bar))
 	bar.finish()
 	if cerr := f.Close(); err == nil {
@@ -135,16 +217,7 @@ func download(ctx context.Context, p *prepared, sio stdio, tr *tracer) int {
 	if err == nil && expected >= 0 && n < expected {
 		err = io.ErrUnexpectedEOF
 	}
-	if err != nil {
-		return fail(sio, fmt.Errorf("incomplete download: %s of %s saved to %s (resume with --continue -o %s): %w",
-			size(offset+n), total, name, name, err))
-	}
-	elapsed := time.Since(start)
-	fmt.Fprintf(msg, "Done. %s in %.2fs (%s/s)\n", size(n), elapsed.Seconds(), size(int64(float64(n)/max(elapsed.Seconds(), 1e-6))))
-	if tr != nil {
-		tr.summary(resp, elapsed)
-	}
-	return exitOK
+	return n, err
 }
 
 // fileName is the name to save a download as: the server's
@@ -273,6 +346,16 @@ type progress struct {
 	done, total int64 // total < 0: unknown
 	start, last time.Time
 	drawn       bool
+}
+
+// newProgress starts a progress bar on w for a body of expected bytes (-1:
+// unknown) written after offset bytes; it draws only when tty.
+func newProgress(w io.Writer, tty bool, offset, expected int64) *progress {
+	bar := &progress{w: w, tty: tty, done: offset, total: offset + expected, start: time.Now()}
+	if expected < 0 {
+		bar.total = -1
+	}
+	return bar
 }
 
 func (p *progress) Write(b []byte) (int, error) {

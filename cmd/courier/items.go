@@ -122,78 +122,102 @@ func parseItem(arg string, read fileReader) (item, error) {
 		return item{}, fmt.Errorf("%q is not a request item (Header:Value, name==value, field=value, field:=json or field@file)", arg)
 	}
 	it := item{key: key, value: value, raw: arg}
-	fromFile := func() error {
-		if value == "" {
-			return fmt.Errorf("item %q: no file name after @", arg)
-		}
-		data, err := read(value)
-		if err != nil {
-			return fmt.Errorf("item %q: %w", arg, err)
-		}
-		it.value = string(data)
-		return nil
-	}
+	var err error
 	switch sep {
 	case ":", ":@", ";":
-		if !httpguts.ValidHeaderFieldName(key) {
-			return item{}, fmt.Errorf("item %q: %q is not a valid header name", arg, key)
-		}
-		switch {
-		case sep == ";":
-			if value != "" {
-				return item{}, fmt.Errorf("item %q: nothing may follow ';' (Name; sends an empty header)", arg)
-			}
-			it.kind = itemHeaderEmpty
-		case sep == ":" && value == "":
-			it.kind = itemHeaderUnset
-		default:
-			it.kind = itemHeader
-			if sep == ":@" {
-				if err := fromFile(); err != nil {
-					return item{}, err
-				}
-				it.value = strings.TrimRight(it.value, "\r\n")
-			}
-			it.value = strings.TrimLeft(it.value, " \t")
-			if !httpguts.ValidHeaderFieldValue(it.value) {
-				return item{}, fmt.Errorf("item %q: the header value holds a control character or line break", arg)
-			}
-		}
-	case "==", "==@":
-		it.kind = itemQuery
-		if sep == "==@" {
-			if err := fromFile(); err != nil {
-				return item{}, err
-			}
-		}
-	case "=", "=@":
-		it.kind = itemData
-		if sep == "=@" {
-			if err := fromFile(); err != nil {
-				return item{}, err
-			}
-		}
-	case ":=", ":=@":
-		it.kind = itemJSON
-		if sep == ":=@" {
-			if err := fromFile(); err != nil {
-				return item{}, err
-			}
-		}
-		if !json.Valid([]byte(it.value)) {
-			return item{}, fmt.Errorf("item %q: the value is not valid JSON", arg)
-		}
+		err = it.parseHeader(sep, read)
+	case "==", "==@", "=", "=@", ":=", ":=@":
+		err = it.parseField(sep, read)
 	case "@":
-		it.kind = itemFile
-		it.path, it.mime, _ = strings.Cut(value, ";type=")
-		if it.path == "" {
-			return item{}, fmt.Errorf("item %q: no file name after @", arg)
-		}
+		err = it.parseUpload()
+	}
+	if err != nil {
+		return item{}, err
 	}
 	if it.key == "" && it.kind != itemJSON && it.kind != itemData {
 		return item{}, fmt.Errorf("item %q: empty name", arg)
 	}
 	return it, nil
+}
+
+// parseHeader reads a header item: Name:Value, Name:@file (the value from
+// a file, without its final line break), Name; (an empty header) or Name:
+// (no such header).
+func (it *item) parseHeader(sep string, read fileReader) error {
+	if !httpguts.ValidHeaderFieldName(it.key) {
+		return fmt.Errorf("item %q: %q is not a valid header name", it.raw, it.key)
+	}
+	switch {
+	case sep == ";":
+		if it.value != "" {
+			return fmt.Errorf("item %q: nothing may follow ';' (Name; sends an empty header)", it.raw)
+		}
+		it.kind = itemHeaderEmpty
+		return nil
+	case sep == ":" && it.value == "":
+		it.kind = itemHeaderUnset
+		return nil
+	}
+	it.kind = itemHeader
+	if sep == ":@" {
+		if err := it.readFile(read); err != nil {
+			return err
+		}
+		it.value = strings.TrimRight(it.value, "\r\n")
+	}
+	it.value = strings.TrimLeft(it.value, " \t")
+	if !httpguts.ValidHeaderFieldValue(it.value) {
+		return fmt.Errorf("item %q: the header value holds a control character or line break", it.raw)
+	}
+	return nil
+}
+
+// fieldKinds are the kinds of the query, data and JSON items by their
+// separator; the same separator followed by @ reads the value from a file.
+var fieldKinds = map[string]itemKind{
+	"==": itemQuery,
+	"=":  itemData,
+	":=": itemJSON,
+}
+
+// parseField reads a query, data or JSON item (name==value, field=value,
+// field:=json, and their @file forms). A JSON value must be valid JSON.
+func (it *item) parseField(sep string, read fileReader) error {
+	base, fromFile := strings.CutSuffix(sep, "@")
+	it.kind = fieldKinds[base]
+	if fromFile {
+		if err := it.readFile(read); err != nil {
+			return err
+		}
+	}
+	if it.kind == itemJSON && !json.Valid([]byte(it.value)) {
+		return fmt.Errorf("item %q: the value is not valid JSON", it.raw)
+	}
+	return nil
+}
+
+// parseUpload reads a file upload, field@path or field@path;type=media/type.
+func (it *item) parseUpload() error {
+	it.kind = itemFile
+	it.path, it.mime, _ = strings.Cut(it.value, ";type=")
+	if it.path == "" {
+		return fmt.Errorf("item %q: no file name after @", it.raw)
+	}
+	return nil
+}
+
+// readFile replaces the item's value, a file name, with the file's
+// content, read with read.
+func (it *item) readFile(read fileReader) error {
+	if it.value == "" {
+		return fmt.Errorf("item %q: no file name after @", it.raw)
+	}
+	data, err := read(it.value)
+	if err != nil {
+		return fmt.Errorf("item %q: %w", it.raw, err)
+	}
+	it.value = string(data)
+	return nil
 }
 
 // osReadFile reads a file for an item, expanding a leading ~.

@@ -74,48 +74,62 @@ func colorJSON(js []byte) []byte {
 	var out bytes.Buffer
 	out.Grow(len(js) + len(js)/4)
 	for i := 0; i < len(js); {
-		c := js[i]
-		switch {
-		case c == '"':
-			end := stringEnd(js, i)
-			// A string followed by ':' is a key.
-			j := end
-			for j < len(js) && (js[j] == ' ' || js[j] == '\t' || js[j] == '\n' || js[j] == '\r') {
-				j++
-			}
-			color := colorYellow
-			if j < len(js) && js[j] == ':' {
-				color = colorBlue
-			}
+		end, color := jsonToken(js, i)
+		if color == "" {
+			out.Write(js[i:end])
+		} else {
 			out.WriteString(color)
 			out.Write(js[i:end])
 			out.WriteString(colorReset)
-			i = end
-		case c == '-' || (c >= '0' && c <= '9'):
-			j := i + 1
-			for j < len(js) && strings.IndexByte("0123456789.eE+-", js[j]) >= 0 {
-				j++
-			}
-			out.WriteString(colorCyan)
-			out.Write(js[i:j])
-			out.WriteString(colorReset)
-			i = j
-		case c == 't' || c == 'f' || c == 'n':
-			j := i
-			for j < len(js) && js[j] >= 'a' && js[j] <= 'z' {
-				j++
-			}
-			out.WriteString(colorPurple)
-			out.Write(js[i:j])
-			out.WriteString(colorReset)
-			i = j
-		default:
-			out.WriteByte(c)
-			i++
 		}
+		i = end
 	}
 	return out.Bytes()
 }
+
+// jsonToken finds the token that starts at js[i] and returns the index just
+// past it, with its color: a string (a key when a ':' follows it), a number,
+// or a literal (true, false, null). Anything else is one byte, uncolored
+// (color "").
+func jsonToken(js []byte, i int) (end int, color string) {
+	switch c := js[i]; {
+	case c == '"':
+		end = stringEnd(js, i)
+		if followedByColon(js, end) {
+			return end, colorBlue
+		}
+		return end, colorYellow
+	case c == '-' || (c >= '0' && c <= '9'):
+		return scanWhile(js, i+1, isNumberByte), colorCyan
+	case c == 't' || c == 'f' || c == 'n':
+		return scanWhile(js, i, isLowerLetter), colorPurple
+	}
+	return i + 1, ""
+}
+
+// followedByColon reports whether the first byte from js[i] on that is not
+// white space is a ':'.
+func followedByColon(js []byte, i int) bool {
+	for i < len(js) && (js[i] == ' ' || js[i] == '\t' || js[i] == '\n' || js[i] == '\r') {
+		i++
+	}
+	return i < len(js) && js[i] == ':'
+}
+
+// scanWhile returns the index of the first byte from js[i] on that ok
+// refuses, or len(js).
+func scanWhile(js []byte, i int, ok func(byte) bool) int {
+	for i < len(js) && ok(js[i]) {
+		i++
+	}
+	return i
+}
+
+// isNumberByte reports whether c can continue a JSON number.
+func isNumberByte(c byte) bool { return strings.IndexByte("0123456789.eE+-", c) >= 0 }
+
+// isLowerLetter reports whether c is in a-z.
+func isLowerLetter(c byte) bool { return c >= 'a' && c <= 'z' }
 
 // stringEnd returns the index just past the JSON string that starts at
 // js[i] (a '"'), or len(js) when it is not closed.

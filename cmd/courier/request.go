@@ -56,22 +56,33 @@ func prepare(a *args, sio stdio, extra ...courier.Option) (*prepared, error) {
 	if b.accept != "" {
 		p.opts = append(p.opts, courier.Header("Accept", b.accept))
 	}
+	if err := p.addHeaders(); err != nil {
+		return fail(err)
+	}
+	opts, err := sessionOptions(a, sf, p.rec, extra...)
+	if err != nil {
+		return fail(err)
+	}
+	if p.session, err = courier.New(opts...); err != nil {
+		return fail(err)
+	}
+	return p, nil
+}
+
+// addHeaders turns the header items into request options, and notes in
+// p.stored what the session file keeps of them. A header item given twice
+// sends both values; Name: removes a header; a Cookie item goes to the
+// session's jar when there is a session.
+func (p *prepared) addHeaders() error {
 	seen := map[string]bool{}
-	for _, it := range a.items {
+	for _, it := range p.a.items {
 		name := http.CanonicalHeaderKey(it.key)
 		switch it.kind {
 		case itemHeader, itemHeaderEmpty:
-			if name == "Cookie" && a.session != "" {
-				// A session keeps cookies in its jar, bound to this host,
-				// so they are sent as the jar decides and saved with it.
-				cs, err := http.ParseCookie(it.value)
-				if err != nil {
-					return fail(usagef("item %q: %v", it.raw, err))
+			if name == "Cookie" && p.a.session != "" {
+				if err := p.jarCookies(it); err != nil {
+					return err
 				}
-				for _, c := range cs {
-					c.Path = "/"
-				}
-				sf.Jar.SetCookies(a.url, cs)
 				continue
 			}
 			if seen[name] {
@@ -89,14 +100,21 @@ func prepare(a *args, sio stdio, extra ...courier.Option) (*prepared, error) {
 			p.stored[name] = []string{""}
 		}
 	}
-	opts, err := sessionOptions(a, sf, p.rec, extra...)
+	return nil
+}
+
+// jarCookies puts a Cookie item's cookies in the session's jar, bound to
+// this host, so that they are sent as the jar decides and saved with it.
+func (p *prepared) jarCookies(it item) error {
+	cs, err := http.ParseCookie(it.value)
 	if err != nil {
-		return fail(err)
+		return usagef("item %q: %v", it.raw, err)
 	}
-	if p.session, err = courier.New(opts...); err != nil {
-		return fail(err)
+	for _, c := range cs {
+		c.Path = "/"
 	}
-	return p, nil
+	p.sf.Jar.SetCookies(p.a.url, cs)
+	return nil
 }
 
 // close ends the session and releases the body.
@@ -144,33 +162,9 @@ func addQuery(u *url.URL, items []item) {
 
 // request runs a request command line and returns the exit code.
 func request(ctx context.Context, a *args, sio stdio) int {
-	out, outTTY := sio.Out, sio.OutTTY
-	if a.pretty == "" {
-		switch {
-		case !outTTY || a.output != "":
-			a.pretty = "none"
-		case sio.Getenv("NO_COLOR") != "": // https://no-color.org
-			a.pretty = "format"
-		default:
-			a.pretty = "all"
-		}
-	}
-	if !a.printSet {
-		switch {
-		case a.offline:
-			a.print = "HB"
-		case outTTY && a.output == "":
-			a.print = "hb"
-		default:
-			a.print = "b"
-		}
-	}
-	var tr *tracer
-	var extra []courier.Option
-	if a.trace {
-		tr = &tracer{w: sio.Err, secrets: a.showSecrets, colors: sio.ErrTTY}
-		extra = append(extra, courier.WithDetailedTimings(true), courier.WithHooks(tr.hooks()))
-	}
+	a.defaultPretty(sio)
+	a.defaultPrint(sio)
+	tr, extra := newTrace(a, sio)
 	p, err := prepare(a, sio, extra...)
 	if err != nil {
 		return fail(sio, err)
@@ -183,6 +177,58 @@ func request(ctx context.Context, a *args, sio stdio) int {
 	case a.download:
 		return download(ctx, p, sio, tr)
 	}
+	return exchange(ctx, p, sio, tr)
+}
+
+// defaultPretty picks --pretty when it was not given: none when the output
+// is not a terminal, format under NO_COLOR, all otherwise.
+func (a *args) defaultPretty(sio stdio) {
+	if a.pretty != "" {
+		return
+	}
+	switch {
+	case !sio.OutTTY || a.output != "":
+		a.pretty = "none"
+	case sio.Getenv("NO_COLOR") != "": // https://no-color.org
+		a.pretty = "format"
+	default:
+		a.pretty = "all"
+	}
+}
+
+// defaultPrint picks what is printed when -p, -v, -h and -b were not
+// given: the request with --offline, the response's head and body on a
+// terminal, its body otherwise.
+func (a *args) defaultPrint(sio stdio) {
+	if a.printSet {
+		return
+	}
+	switch {
+	case a.offline:
+		a.print = "HB"
+	case sio.OutTTY && a.output == "":
+		a.print = "hb"
+	default:
+		a.print = "b"
+	}
+}
+
+// newTrace sets --trace up: the tracer that reports on stderr, and the
+// session options that feed it. Both are nil without --trace.
+func newTrace(a *args, sio stdio) (*tracer, []courier.Option) {
+	if !a.trace {
+		return nil, nil
+	}
+	tr := &tracer{w: sio.Err, secrets: a.showSecrets, colors: sio.ErrTTY}
+	return tr, []courier.Option{courier.WithDetailedTimings(true), courier.WithHooks(tr.hooks())}
+}
+
+// exchange sends the request once and prints what -p asks for, to stdout
+// or the --output file. --offline and --curl stop once the request is
+// printed.
+func exchange(ctx context.Context, p *prepared, sio stdio, tr *tracer) int {
+	a := p.a
+	out, outTTY := sio.Out, sio.OutTTY
 	if a.output != "" {
 		f, err := os.OpenFile(expandHome(a.output), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 		if err != nil {
@@ -198,13 +244,7 @@ func request(ctx context.Context, a *args, sio stdio) int {
 
 	start := time.Now()
 	resp, err := p.do(ctx)
-	if req := p.rec.last(); req != nil {
-		if a.curl {
-			fmt.Fprintln(out, curl.Command(req, !a.showSecrets))
-		} else {
-			printRequest(pr, req, a.print)
-		}
-	}
+	p.printSent(pr, out)
 	if err != nil {
 		return fail(sio, err)
 	}
@@ -215,23 +255,28 @@ func request(ctx context.Context, a *args, sio stdio) int {
 		}
 		return exitOK
 	}
-	if strings.Contains(a.print, "h") {
-		pr.responseHead(resp)
-		if strings.Contains(a.print, "b") {
-			fmt.Fprintln(pr.w)
-		}
+	return p.finishExchange(pr, resp, start, sio, tr)
+}
+
+// printSent writes the request as it was sent, if it was built: as a curl
+// command on out with --curl (even with --quiet), else as -p asks (H, B).
+func (p *prepared) printSent(pr *printer, out io.Writer) {
+	req := p.rec.last()
+	switch {
+	case req == nil:
+	case p.a.curl:
+		fmt.Fprintln(out, curl.Command(req, !p.a.showSecrets))
+	default:
+		printRequest(pr, req, p.a.print)
 	}
-	var bodyErr error
-	if strings.Contains(a.print, "b") {
-		bodyErr = pr.responseBody(resp.Body(), resp.Header.Get("Content-Type"))
-	} else {
-		_, bodyErr = io.Copy(io.Discard, resp.Body())
-	}
-	if bodyErr == nil {
-		bodyErr = resp.Close()
-	}
+}
+
+// finishExchange reads and prints the response (-p h, b, m), reports --trace's
+// summary, saves the session and returns the exit code.
+func (p *prepared) finishExchange(pr *printer, resp *courier.Response, start time.Time, sio stdio, tr *tracer) int {
+	bodyErr := printResponse(pr, resp, p.a.print)
 	elapsed := time.Since(start)
-	if strings.Contains(a.print, "m") {
+	if strings.Contains(p.a.print, "m") {
 		fmt.Fprintf(pr.w, "\n%s %.6fs\n", pr.paint(colorDim, "Elapsed time:"), elapsed.Seconds())
 	}
 	if tr != nil {
@@ -245,15 +290,43 @@ func request(ctx context.Context, a *args, sio stdio) int {
 	if bodyErr != nil {
 		return fail(sio, fmt.Errorf("reading the response body: %w", bodyErr))
 	}
-	if a.checkStatus {
-		if code := statusExit(resp.StatusCode, a.follow); code != exitOK {
-			if !sio.OutTTY || a.quiet {
-				fmt.Fprintf(sio.Err, "courier: warning: HTTP %s\n", resp.Status)
-			}
-			return code
+	return checkStatus(p.a, sio, resp)
+}
+
+// printResponse writes what -p asks of the response (h, b), and reads the
+// rest of the body when b is not asked for. It returns the error of reading
+// the body, or of closing the response.
+func printResponse(pr *printer, resp *courier.Response, print string) error {
+	if strings.Contains(print, "h") {
+		pr.responseHead(resp)
+		if strings.Contains(print, "b") {
+			fmt.Fprintln(pr.w)
 		}
 	}
-	return exitOK
+	var err error
+	if strings.Contains(print, "b") {
+		err = pr.responseBody(resp.Body(), resp.Header.Get("Content-Type"))
+	} else {
+		_, err = io.Copy(io.Discard, resp.Body())
+	}
+	if err == nil {
+		err = resp.Close()
+	}
+	return err
+}
+
+// checkStatus is the exit code for resp: with --check-status, 3, 4 or 5 by
+// its status (see statusExit), with a warning on stderr when stdout does
+// not show the status line.
+func checkStatus(a *args, sio stdio, resp *courier.Response) int {
+	if !a.checkStatus {
+		return exitOK
+	}
+	code := statusExit(resp.StatusCode, a.follow)
+	if code != exitOK && (!sio.OutTTY || a.quiet) {
+		fmt.Fprintf(sio.Err, "courier: warning: HTTP %s\n", resp.Status)
+	}
+	return code
 }
 
 // printRequest writes what -p asks of the request (H and B).
