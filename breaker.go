@@ -1,15 +1,10 @@
 package courier
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 )
-
-// ErrCircuitOpen: the host's circuit breaker is open, so the request failed
-// at once without touching the network. See [WithBreaker].
-var ErrCircuitOpen = errors.New("courier: circuit open")
 
 // BreakerPolicy configures a circuit breaker per host. A zero field means the
 // default given beside it.
@@ -44,17 +39,17 @@ type BreakerPolicy struct {
 	// successes close the breaker (default 1).
 	Probes int
 	// IsFailure decides whether an attempt counts as a failure (default:
-	// an error, or a status of 500 or more).
+	// an error, or a 5xx status).
 	IsFailure func(AttemptInfo) bool
 }
 
-// Defaults of BreakerPolicy.
+// The defaults of BreakerPolicy.
 const (
-	DefaultBreakerConsecutiveFailures = 5
-	DefaultBreakerFailureRatio        = 0.5
-	DefaultBreakerMinAttempts         = 20
-	DefaultBreakerWindow              = 10 * time.Second
-	DefaultBreakerOpenFor             = 30 * time.Second
+	defaultBreakerConsecutiveFailures = 5
+	defaultBreakerFailureRatio        = 0.5
+	defaultBreakerMinAttempts         = 20
+	defaultBreakerWindow              = 10 * time.Second
+	defaultBreakerOpenFor             = 30 * time.Second
 )
 
 // WithBreaker turns on a circuit breaker per host; see [BreakerPolicy].
@@ -88,19 +83,19 @@ func (p BreakerPolicy) withDefaults() (BreakerPolicy, error) {
 		return bad("Probes", fmt.Errorf("must not be negative, got %d", p.Probes))
 	}
 	if p.ConsecutiveFailures == 0 {
-		p.ConsecutiveFailures = DefaultBreakerConsecutiveFailures
+		p.ConsecutiveFailures = defaultBreakerConsecutiveFailures
 	}
 	if p.FailureRatio == 0 {
-		p.FailureRatio = DefaultBreakerFailureRatio
+		p.FailureRatio = defaultBreakerFailureRatio
 	}
 	if p.MinAttempts == 0 {
-		p.MinAttempts = DefaultBreakerMinAttempts
+		p.MinAttempts = defaultBreakerMinAttempts
 	}
 	if p.Window == 0 {
-		p.Window = DefaultBreakerWindow
+		p.Window = defaultBreakerWindow
 	}
 	if p.OpenFor == 0 {
-		p.OpenFor = DefaultBreakerOpenFor
+		p.OpenFor = defaultBreakerOpenFor
 	}
 	if p.Probes == 0 {
 		p.Probes = 1
@@ -112,7 +107,7 @@ func (p BreakerPolicy) withDefaults() (BreakerPolicy, error) {
 }
 
 func defaultIsFailure(info AttemptInfo) bool {
-	return info.Err != nil || info.Response != nil && info.Response.StatusCode >= 500
+	return info.Err != nil || info.Response != nil && statusRuleOf(info.Response.StatusCode).failure
 }
 
 // BreakerState is the state of a host's circuit breaker.

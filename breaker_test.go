@@ -22,7 +22,7 @@ func TestBreakerOpensAfterConsecutiveFailures(t *testing.T) {
 		for range 5 {
 			s.Get(t.Context(), "/")
 		}
-		if got := s.BreakerState("api.test"); got != courier.BreakerOpen {
+		if got := s.Stats().Breakers["api.test"]; got != courier.BreakerOpen {
 			t.Fatalf("after 5 failures the breaker is %v, want open", got)
 		}
 		start := time.Now()
@@ -58,11 +58,11 @@ func TestBreakerHalfOpenProbe(t *testing.T) {
 					t.Fatalf("before OpenFor: %v, want ErrCircuitOpen", err)
 				}
 				time.Sleep(time.Second)
-				if got := s.BreakerState("api.test"); got != courier.BreakerHalfOpen {
+				if got := s.Stats().Breakers["api.test"]; got != courier.BreakerHalfOpen {
 					t.Fatalf("after OpenFor the breaker is %v, want half-open", got)
 				}
 				s.Get(t.Context(), "/")
-				if got := s.BreakerState("api.test"); got != c.want {
+				if got := s.Stats().Breakers["api.test"]; got != c.want {
 					t.Errorf("after a %d probe the breaker is %v, want %v", c.probe, got, c.want)
 				}
 				if len(tr.arrived) != 3 {
@@ -110,7 +110,7 @@ func TestBreakerBoundsProbes(t *testing.T) {
 		if rejected != 10 || calls != 2 {
 			t.Errorf("while one probe was out, %d of 10 requests were rejected and the transport saw %d calls; want 10 and 2", rejected, calls)
 		}
-		if got := s.BreakerState("api.test"); got != courier.BreakerClosed {
+		if got := s.Stats().Breakers["api.test"]; got != courier.BreakerClosed {
 			t.Errorf("after the probe succeeded the breaker is %v, want closed", got)
 		}
 	})
@@ -127,7 +127,7 @@ func TestBreakerFailureRatio(t *testing.T) {
 		s := scriptedSession(t, tr, noRetry, courier.WithBreaker(courier.BreakerPolicy{
 			ConsecutiveFailures: 3, FailureRatio: 0.5, MinAttempts: 10, Window: 10 * time.Second}))
 		n := 0
-		for ; n < 40 && s.BreakerState("api.test") == courier.BreakerClosed; n++ {
+		for ; n < 40 && s.Stats().Breakers["api.test"] == courier.BreakerClosed; n++ {
 			s.Get(t.Context(), "/")
 			time.Sleep(100 * time.Millisecond)
 		}

@@ -176,7 +176,7 @@ func TestCanarySecretsNeverShow(t *testing.T) {
 					courier.WithTimeout(200*time.Millisecond),
 					courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff}),
 					courier.WithHooks(courier.Hooks{
-						OnRetry: func(i courier.AttemptInfo) { out.add("retry reason", i.Reason) },
+						OnRetry: func(i courier.AttemptInfo) { out.add("retry reason", i.Kind.String()) },
 						OnError: func(i courier.AttemptInfo) { out.add("hook error", i.Err) },
 					}),
 				)

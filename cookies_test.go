@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/cookiejar"
 )
 
 // fakeClock is a jar clock the test moves by hand.
@@ -54,7 +55,7 @@ func setCookie(t testing.TB, line string) *http.Cookie {
 }
 
 // cookieNames returns "a=1; b=2" for the cookies the jar sends to raw.
-func sent(t testing.TB, j *courier.Jar, raw string) string {
+func sent(t testing.TB, j *cookiejar.Jar, raw string) string {
 	t.Helper()
 	var parts []string
 	for _, c := range j.Cookies(mustURL(t, raw)) {
@@ -107,7 +108,7 @@ func TestJarAcceptance(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			j := courier.NewJar(courier.JarOptions{})
+			j := cookiejar.New(cookiejar.Options{})
 			j.SetCookies(mustURL(t, tt.from), []*http.Cookie{setCookie(t, tt.line)})
 			got := sent(t, j, tt.to) != ""
 			if got != tt.wantSent {
@@ -121,7 +122,7 @@ func TestJarAcceptance(t *testing.T) {
 func TestJarOrderReplaceDelete(t *testing.T) {
 	t.Parallel()
 	clock := newClock()
-	j := courier.NewJar(courier.JarOptions{Now: clock.Now})
+	j := cookiejar.New(cookiejar.Options{Now: clock.Now})
 	u := mustURL(t, "http://example.com/a/b")
 	j.SetCookies(u, []*http.Cookie{setCookie(t, "short=1; Path=/"), setCookie(t, "long=2; Path=/a")})
 	clock.Advance(time.Second)
@@ -150,7 +151,7 @@ func TestJarOrderReplaceDelete(t *testing.T) {
 func TestJarExpiry(t *testing.T) {
 	t.Parallel()
 	clock := newClock()
-	j := courier.NewJar(courier.JarOptions{Now: clock.Now})
+	j := cookiejar.New(cookiejar.Options{Now: clock.Now})
 	u := mustURL(t, "http://example.com/")
 	j.SetCookies(u, []*http.Cookie{
 		setCookie(t, "minute=1; Max-Age=60"),
@@ -185,7 +186,7 @@ func TestJarExpiry(t *testing.T) {
 // A plain cookie from http may not replace a Secure one (RFC 6265bis).
 func TestJarHTTPCannotOverwriteSecure(t *testing.T) {
 	t.Parallel()
-	j := courier.NewJar(courier.JarOptions{})
+	j := cookiejar.New(cookiejar.Options{})
 	j.SetCookies(mustURL(t, "https://example.com/"), []*http.Cookie{setCookie(t, "sid=good; Secure")})
 	j.SetCookies(mustURL(t, "http://example.com/"), []*http.Cookie{setCookie(t, "sid=evil")})
 	j.SetCookies(mustURL(t, "http://example.com/"), []*http.Cookie{setCookie(t, "sid=; Max-Age=0")})
@@ -197,7 +198,7 @@ func TestJarHTTPCannotOverwriteSecure(t *testing.T) {
 func TestJarLimits(t *testing.T) {
 	t.Parallel()
 	clock := newClock()
-	j := courier.NewJar(courier.JarOptions{Now: clock.Now})
+	j := cookiejar.New(cookiejar.Options{Now: clock.Now})
 	u := mustURL(t, "http://example.com/")
 	// c00 on its own path, c01..c59 on another: reading /a uses c00 alone.
 	for i := range 60 {
@@ -238,7 +239,7 @@ func TestJarLimits(t *testing.T) {
 func TestJarExportImport(t *testing.T) {
 	t.Parallel()
 	clock := newClock()
-	src := courier.NewJar(courier.JarOptions{Now: clock.Now})
+	src := cookiejar.New(cookiejar.Options{Now: clock.Now})
 	src.SetCookies(mustURL(t, "https://www.example.com/app/x"), []*http.Cookie{
 		setCookie(t, `sid="q v"; Path=/app; Secure; HttpOnly; SameSite=Strict; Max-Age=3600`),
 		setCookie(t, "pref=dark; Domain=example.com; SameSite=Lax"),
@@ -248,7 +249,7 @@ func TestJarExportImport(t *testing.T) {
 	if len(saved) != 3 {
 		t.Fatalf("All = %v, want 3 cookies", saved)
 	}
-	dst := courier.NewJar(courier.JarOptions{Now: clock.Now})
+	dst := cookiejar.New(cookiejar.Options{Now: clock.Now})
 	if err := dst.Load(saved); err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -274,16 +275,16 @@ func TestJarExportImport(t *testing.T) {
 
 	bad := []struct {
 		name string
-		c    courier.StoredCookie
+		c    cookiejar.Cookie
 	}{
-		{"public suffix domain", courier.StoredCookie{Name: "a", Value: "1", Domain: "co.uk", Path: "/"}},
-		{"IP address not host-only", courier.StoredCookie{Name: "a", Value: "1", Domain: "127.0.0.1", Path: "/"}},
-		{"__Host- with a domain", courier.StoredCookie{Name: "__Host-a", Value: "1", Domain: "example.com", Path: "/", Secure: true}},
-		{"invalid value", courier.StoredCookie{Name: "a", Value: "x;y", Domain: "example.com", HostOnly: true, Path: "/"}},
-		{"empty domain", courier.StoredCookie{Name: "a", Value: "1", Path: "/"}},
+		{"public suffix domain", cookiejar.Cookie{Name: "a", Value: "1", Domain: "co.uk", Path: "/"}},
+		{"IP address not host-only", cookiejar.Cookie{Name: "a", Value: "1", Domain: "127.0.0.1", Path: "/"}},
+		{"__Host- with a domain", cookiejar.Cookie{Name: "__Host-a", Value: "1", Domain: "example.com", Path: "/", Secure: true}},
+		{"invalid value", cookiejar.Cookie{Name: "a", Value: "x;y", Domain: "example.com", HostOnly: true, Path: "/"}},
+		{"empty domain", cookiejar.Cookie{Name: "a", Value: "1", Path: "/"}},
 	}
 	for _, tt := range bad {
-		j := courier.NewJar(courier.JarOptions{})
+		j := cookiejar.New(cookiejar.Options{})
 		if err := j.Set(tt.c); err == nil {
 			t.Errorf("Set(%s) = nil, want an error", tt.name)
 		} else if strings.Contains(err.Error(), tt.c.Value) && tt.c.Value != "1" {
@@ -294,8 +295,8 @@ func TestJarExportImport(t *testing.T) {
 		}
 	}
 	// A cookie that expired while saved is dropped, without error.
-	j := courier.NewJar(courier.JarOptions{Now: clock.Now})
-	old := courier.StoredCookie{Name: "old", Value: "1", Domain: "example.com", HostOnly: true, Path: "/", Expires: clock.Now().Add(-time.Minute)}
+	j := cookiejar.New(cookiejar.Options{Now: clock.Now})
+	old := cookiejar.Cookie{Name: "old", Value: "1", Domain: "example.com", HostOnly: true, Path: "/", Expires: clock.Now().Add(-time.Minute)}
 	if err := j.Set(old); err != nil || len(j.All()) != 0 {
 		t.Errorf("Set(expired) = %v, jar %v; want nil and nothing stored", err, j.All())
 	}
@@ -303,7 +304,7 @@ func TestJarExportImport(t *testing.T) {
 
 func TestJarConcurrent(t *testing.T) {
 	t.Parallel()
-	j := courier.NewJar(courier.JarOptions{})
+	j := cookiejar.New(cookiejar.Options{})
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
@@ -346,7 +347,7 @@ func TestSessionCookiesWithHTTPBin(t *testing.T) {
 		if _, ok := got.Cookies["sid"]; ok || got.Cookies["lang"] != "en" {
 			t.Errorf("/cookies after /cookies/delete?sid = %v, want lang alone", got.Cookies)
 		}
-		jar := s.Jar().(*courier.Jar)
+		jar := s.Jar().(*cookiejar.Jar)
 		if all := jar.All(); len(all) != 1 || all[0].Name != "lang" {
 			t.Errorf("jar = %v, want lang alone", all)
 		}
@@ -409,7 +410,7 @@ func TestSessionCookieScopeAcrossRedirects(t *testing.T) {
 	if got, want := b.cookies("/land"), []string{"jar=1"}; !slices.Equal(got, want) {
 		t.Errorf("b saw Cookie %q, want %q: explicit cookies stay on their origin", got, want)
 	}
-	for _, c := range s.Jar().(*courier.Jar).All() {
+	for _, c := range s.Jar().(*cookiejar.Jar).All() {
 		if c.Name != "jar" {
 			t.Errorf("jar holds %v: explicit cookies must not be stored", c)
 		}
@@ -498,7 +499,7 @@ func TestSessionWithoutJar(t *testing.T) {
 func TestSessionsShareAJar(t *testing.T) {
 	t.Parallel()
 	cs := newCookieServer(t, http1)
-	jar := courier.NewJar(courier.JarOptions{})
+	jar := cookiejar.New(cookiejar.Options{})
 	s1 := newSession(t, cs.testServer, courier.WithJar(jar))
 	s2 := newSession(t, cs.testServer, courier.WithJar(jar))
 	ctx := context.Background()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/cookiejar"
 )
 
 // The redirect-leak CVEs of HTTP clients, each a regression test here
@@ -78,9 +79,9 @@ const jarValue = "jarvalue42"
 // base host, Secure when the base is https.
 func secretSession(t *testing.T, ns *namedServers, base string) *courier.Session {
 	t.Helper()
-	jar := courier.NewJar(courier.JarOptions{})
+	jar := cookiejar.New(cookiejar.Options{})
 	u, _ := url.Parse(base)
-	c := courier.StoredCookie{Name: "jar", Value: jarValue, Domain: u.Hostname(), HostOnly: true, Path: "/", Secure: u.Scheme == "https"}
+	c := cookiejar.Cookie{Name: "jar", Value: jarValue, Domain: u.Hostname(), HostOnly: true, Path: "/", Secure: u.Scheme == "https"}
 	if err := jar.Set(c); err != nil {
 		t.Fatal(err)
 	}

@@ -17,58 +17,13 @@ import (
 	"time"
 )
 
-// Error kinds. A request that fails returns an [*Error], and one that got a
-// status it did not expect returns a [*StatusError]; these sentinels name
-// what went wrong and are matched with [errors.Is]. The standard cause stays
-// in the chain too, so errors.Is(err, context.DeadlineExceeded) holds for a
-// timeout.
-var (
-	// ErrInvalidRequest: the request was refused before anything was sent:
-	// a bad URL, method, header name or value, or an option that does not fit.
-	ErrInvalidRequest = errors.New("courier: invalid request")
-	// ErrClosed: the session was closed before the request started.
-	ErrClosed = errors.New("courier: session closed")
-	// ErrCanceled: the caller's context was canceled.
-	ErrCanceled = errors.New("courier: canceled")
-	// ErrTimeout: a deadline passed: the caller's, the session's request
-	// timeout, the response header timeout, the body idle timeout, or a dial
-	// or TLS handshake timeout.
-	ErrTimeout = errors.New("courier: timeout")
-	// ErrDNS: the host name could not be resolved.
-	ErrDNS = errors.New("courier: DNS lookup failed")
-	// ErrConnect: no connection could be made (refused, unreachable, dial
-	// timeout). Nothing was sent, so any request may be tried again.
-	ErrConnect = errors.New("courier: connect failed")
-	// ErrTLS: the TLS handshake failed (certificate, version, alert).
-	ErrTLS = errors.New("courier: TLS handshake failed")
-	// ErrConnLost: the connection broke after it was made: reset, closed by
-	// the server before or in the middle of the response, or the response
-	// was cut or malformed (a client cannot tell a header line cut short
-	// from a bad one).
-	ErrConnLost = errors.New("courier: connection lost")
-	// ErrBodyTooLarge: a response body was larger than the session's limit
-	// (counted after decoding), or carried too many content encodings.
-	ErrBodyTooLarge = errors.New("courier: response body too large")
-	// ErrDecode: a response body could not be decoded: bad JSON, a JSON
-	// decode of a non-JSON content type, or a corrupt compressed stream.
-	ErrDecode = errors.New("courier: cannot decode response")
-	// ErrTooManyRedirects: the redirect limit was reached. The *Error's
-	// Redirects field holds the chain.
-	ErrTooManyRedirects = errors.New("courier: too many redirects")
-	// ErrBodyNotReplayable: the request body had to be sent again (a 307 or
-	// 308 redirect, a retry) but it was a one-shot reader.
-	ErrBodyNotReplayable = errors.New("courier: request body cannot be replayed")
-)
-
-// A connect timeout is both a failure to connect and a timeout.
-var errConnectTimeout = errors.Join(ErrConnect, ErrTimeout)
-
 // Error is the error returned for every failed request: it says what was
 // attempted, what kind of failure it was, and wraps the cause.
 //
-// errors.Is matches both the kind (ErrTimeout, ...) and anything in the cause's
-// chain (context.DeadlineExceeded, syscall.ECONNREFUSED, ...). A non-2xx
-// response is not an Error: it is a [*StatusError].
+// errors.Is matches the kind (ErrTimeout, ...), the reason retrying stopped
+// (ErrRetryBudget, ...) and anything in the cause's chain
+// (context.DeadlineExceeded, syscall.ECONNREFUSED, ...). A non-2xx response
+// is not an Error: it is a [*StatusError].
 type Error struct {
 	// Op is what failed: "request" (sending and receiving), "read" (reading
 	// the body), or "decode" (decoding the body).
@@ -81,16 +36,22 @@ type Error struct {
 	Attempts int
 	// Redirects lists the URLs (redacted) that were followed, in order.
 	Redirects []string
-	// Kind is one of the Err* sentinels, or nil when the failure has no kind.
-	Kind error
+	// Kind is what went wrong: always one of the failure kinds.
+	Kind Kind
+	// Stop is why the failure was returned without another attempt, when
+	// something other than the retry policy decided it (ErrRetryBudget,
+	// ErrRetryAfterTooLong, ErrRetryDeadline, ErrMaybeApplied,
+	// ErrBodyNotReplayable, ErrCircuitOpen), or 0.
+	Stop Kind
 	// Err is the underlying cause.
 	Err error
 }
 
-// Error returns "courier: GET https://host/path: kind: cause (N attempts)":
-// the operation when it is not the request itself ("read", "decode"), the
-// kind unless the cause already says it ("request timeout exceeded" says
-// "timeout"), and the attempts when there were more than one.
+// Error returns "courier: GET https://host/path: kind: cause (N attempts;
+// stop)": the operation when it is not the request itself ("read",
+// "decode"), the kind unless the cause already says it ("request timeout
+// exceeded" says "timeout"), the attempts when there were more than one, and
+// why retrying stopped when something stopped it.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("courier: ")
@@ -109,44 +70,53 @@ func (e *Error) Error() string {
 		b.WriteString(strings.Join(head, " ") + ": ")
 	}
 	cause := ""
-	if e.Err != nil && e.Err != e.Kind {
+	if e.Err != nil && e.Err != error(e.Kind) {
 		cause = strings.TrimPrefix(e.Err.Error(), "courier: ")
 	}
-	if e.Kind != nil && !strings.Contains(cause, kindText(e.Kind)) {
-		b.WriteString(kindText(e.Kind))
+	if e.Kind != 0 && !strings.Contains(cause, e.Kind.String()) {
+		b.WriteString(e.Kind.String())
 		if cause != "" {
 			b.WriteString(": ")
 		}
 	}
 	b.WriteString(cause)
-	if e.Attempts > 1 {
-		fmt.Fprintf(&b, " (%d attempts)", e.Attempts)
-	}
+	b.WriteString(notes(e.Attempts, e.Stop))
 	return b.String()
 }
 
-func kindText(kind error) string {
-	if kind == errConnectTimeout {
-		return "connect timeout"
+// notes returns " (N attempts; stop)", or what of it applies, or "".
+func notes(attempts int, stop Kind) string {
+	var n []string
+	if attempts > 1 {
+		n = append(n, strconv.Itoa(attempts)+" attempts")
 	}
-	return strings.TrimPrefix(kind.Error(), "courier: ")
+	if stop != 0 {
+		n = append(n, stop.String())
+	}
+	if len(n) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(n, "; ") + ")"
 }
 
-// Unwrap returns the kind and the cause, so that errors.Is and errors.As see
-// both. For a timeout it adds context.DeadlineExceeded, which some of the
-// standard library's timeouts (HTTP/2's response header timeout) lack.
+// Unwrap returns the kind, the reason retrying stopped (if any) and the
+// cause, so that errors.Is and errors.As see all three.
 func (e *Error) Unwrap() []error {
-	switch {
-	case e.Kind == nil:
-		return []error{e.Err}
-	case errors.Is(e.Kind, ErrTimeout):
-		return []error{e.Kind, e.Err, context.DeadlineExceeded}
+	errs := make([]error, 0, 3)
+	if e.Kind != 0 {
+		errs = append(errs, e.Kind)
 	}
-	return []error{e.Kind, e.Err}
+	if e.Stop != 0 {
+		errs = append(errs, e.Stop)
+	}
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	return errs
 }
 
 // Timeout reports whether the failure was a timeout, like net.Error.
-func (e *Error) Timeout() bool { return errors.Is(e, ErrTimeout) }
+func (e *Error) Timeout() bool { return e.Kind.timeout() || errors.Is(e.Err, ErrTimeout) }
 
 // StatusError is returned by courier's request methods for a response whose
 // status is not 2xx (unless the request expected that status). Match it with
@@ -163,8 +133,8 @@ type StatusError struct {
 	// Status is the status line's text, such as "503 Service Unavailable".
 	Status string
 	Header http.Header
-	// Body holds the start of the response body, at most
-	// MaxErrorBodySize bytes, decoded.
+	// Body holds the start of the response body, at most 64 KiB,
+	// decoded.
 	Body []byte
 	// RequestID is the server's request identifier, from the first of
 	// X-Request-Id, X-Amzn-RequestId, X-Amz-Request-Id, X-GitHub-Request-Id,
@@ -172,38 +142,32 @@ type StatusError struct {
 	RequestID string
 	// Attempts is how many times the request was sent.
 	Attempts int
+	// Stop is why the retry loop gave this response back without trying
+	// again, when something other than the retry policy decided it
+	// (ErrRetryBudget, ErrRetryAfterTooLong, ErrRetryDeadline,
+	// ErrBodyNotReplayable, ErrCircuitOpen), or 0.
+	Stop Kind
 
 	received time.Time
-	// stop is why the retry loop gave this response back without trying
-	// again, when that was not simply the policy (ErrRetryBudget,
-	// ErrRetryAfterTooLong, ErrRetryDeadline, ErrBodyNotReplayable).
-	stop error
 }
 
-// Unwrap returns why the request was not retried, when it was stopped by
-// the retry budget, a long Retry-After, the deadline or a body that could not
-// be replayed, so that errors.Is(err, courier.ErrRetryBudget) holds; nil
-// otherwise.
-func (e *StatusError) Unwrap() error { return e.stop }
+// Unwrap returns Stop, when it is set, so that errors.Is(err,
+// courier.ErrRetryBudget) holds; nil otherwise.
+func (e *StatusError) Unwrap() error {
+	if e.Stop == 0 {
+		return nil
+	}
+	return e.Stop
+}
 
-// MaxErrorBodySize caps StatusError.Body.
-const MaxErrorBodySize = 64 << 10
+// maxErrorBody caps StatusError.Body.
+const maxErrorBody = 64 << 10
 
-// Error returns "courier: GET https://host/path: 503 Service Unavailable".
-// It never includes the body, which may hold secrets; read Body for it.
+// Error returns "courier: GET https://host/path: 503 Service Unavailable",
+// with the attempts and Stop when they say something. It never includes the
+// body, which may hold secrets; read Body for it.
 func (e *StatusError) Error() string {
-	s := fmt.Sprintf("courier: %s %s: %s", e.Method, e.URL, e.Status)
-	var notes []string
-	if e.Attempts > 1 {
-		notes = append(notes, fmt.Sprintf("%d attempts", e.Attempts))
-	}
-	if e.stop != nil {
-		notes = append(notes, strings.TrimPrefix(e.stop.Error(), "courier: "))
-	}
-	if len(notes) > 0 {
-		s += " (" + strings.Join(notes, "; ") + ")"
-	}
-	return s
+	return "courier: " + e.Method + " " + e.URL + ": " + e.Status + notes(e.Attempts, e.Stop)
 }
 
 // RetryAfter returns the wait the server asked for in its Retry-After header,
@@ -214,18 +178,6 @@ func (e *StatusError) RetryAfter() (time.Duration, bool) {
 		now = time.Now()
 	}
 	return ParseRetryAfter(e.Header.Get("Retry-After"), now)
-}
-
-// Temporary reports whether the status is one a later identical request may
-// not get: 408, 425, 429, 500, 502, 503, 504.
-func (e *StatusError) Temporary() bool {
-	switch e.StatusCode {
-	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests,
-		http.StatusInternalServerError, http.StatusBadGateway,
-		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
-	}
-	return false
 }
 
 // HasStatus reports whether err is, or wraps, a [*StatusError] with one of
@@ -370,34 +322,43 @@ type decodeError struct{ err error }
 func (e *decodeError) Error() string { return "content decoding: " + e.err.Error() }
 func (e *decodeError) Unwrap() error { return e.err }
 
-// classify returns the kind of a failure. ctx is the request's context:
-// when it ended early, its cause decides (the transport's own text for a
-// cancellation varies between Go versions and HTTP/1 and HTTP/2).
-func classify(ctx context.Context, err error) error {
+// classify returns the kind of a failure: the one courier's own layers
+// gave it, else the one its cause says, else the one the standard library's
+// error types say. cause is why the request's context ended early (the
+// caller canceled, a deadline or one of the session's timers passed), or
+// nil: when set it decides, whatever text the transport chose for the
+// cancellation. connected says the attempt had a connection, so that a
+// failure nothing else explains broke on the wire. A nil err has no kind.
+func classify(err, cause error, connected bool) Kind {
 	if err == nil {
-		return nil
+		return 0
 	}
-	var rs *retryStop
-	if errors.As(err, &rs) {
-		// The failure's own kind, not why it was not retried (that stays
-		// in the chain for errors.Is).
-		err = rs.err
+	if k := kindOf(err); k != 0 {
+		return k
 	}
-	for _, k := range []error{ErrInvalidRequest, ErrClosed, ErrCircuitOpen, ErrRateLimited, ErrBodyTooLarge, ErrTooManyRedirects,
-		ErrBodyNotReplayable, ErrDecode, ErrCanceled, ErrTimeout, ErrTLS, ErrDNS, ErrConnect, ErrConnLost} {
-		if errors.Is(err, k) {
-			if k == ErrConnect && errors.Is(err, ErrTimeout) {
-				return errConnectTimeout
-			}
-			return k
-		}
-	}
-	if cause := ctxFailure(ctx); cause != nil {
+	if cause != nil {
 		if errors.Is(cause, context.DeadlineExceeded) {
 			return ErrTimeout
 		}
 		return ErrCanceled
 	}
+	if k := classifyConnect(err); k != 0 {
+		return k
+	}
+	if k := classifyExchange(err); k != 0 {
+		return k
+	}
+	if connected {
+		// Anything else the transport failed with, once connected, broke
+		// the exchange: a response cut inside its headers reads as
+		// "malformed MIME header", an unexported error type of net/http.
+		return ErrConnLost
+	}
+	return ErrOther
+}
+
+// classifyConnect places a failure to make a connection: DNS, TLS, dial.
+func classifyConnect(err error) Kind {
 	var de *decodeError
 	if errors.As(err, &de) {
 		return ErrDecode
@@ -405,7 +366,7 @@ func classify(ctx context.Context, err error) error {
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
 		if dnsErr.IsTimeout {
-			return errConnectTimeout
+			return ErrConnectTimeout
 		}
 		return ErrDNS
 	}
@@ -420,83 +381,36 @@ func classify(ctx context.Context, err error) error {
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && (opErr.Op == "dial" || opErr.Op == "proxyconnect") {
 		if opErr.Timeout() {
-			return errConnectTimeout
+			return ErrConnectTimeout
 		}
 		return ErrConnect
 	}
-	if errors.Is(err, context.Canceled) {
+	return 0
+}
+
+// classifyExchange places a failure of an exchange under way: canceled,
+// timed out, or the connection broken.
+func classifyExchange(err error) Kind {
+	switch {
+	case errors.Is(err, context.Canceled):
 		return ErrCanceled
-	}
-	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return ErrTimeout
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, net.ErrClosed) {
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, net.ErrClosed):
 		return ErrConnLost
 	}
-	if opErr != nil && (opErr.Op == "read" || opErr.Op == "write") {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && (opErr.Op == "read" || opErr.Op == "write") {
 		return ErrConnLost
 	}
 	var se h2StreamError
-	if errors.As(err, &se) {
-		return ErrConnLost
-	}
-	// Anything else the transport failed with, once connected, broke the
-	// exchange: a response cut inside its headers reads as "malformed
-	// MIME header", an unexported error type of net/http.
-	var te *transportError
 	var pe textproto.ProtocolError
-	if errors.As(err, &te) || errors.As(err, &pe) {
+	if errors.As(err, &se) || errors.As(err, &pe) {
 		return ErrConnLost
 	}
-	return nil
-}
-
-// transportError marks an error that came out of the base transport once
-// it had a connection, as opposed to one a middleware returned.
-type transportError struct{ err error }
-
-func (e *transportError) Error() string { return e.err.Error() }
-func (e *transportError) Unwrap() error { return e.err }
-
-// markTransportErrors sits on the base transport and marks the errors of
-// exchanges that had a connection: those broke on the wire. A request the
-// transport refused before connecting (an invalid header a middleware set)
-// is not marked, and keeps no kind.
-type markTransportErrors struct{ rt http.RoundTripper }
-
-func (m markTransportErrors) RoundTrip(req *http.Request) (*http.Response, error) {
-	c := callFrom(req.Context())
-	var before int32
-	if c != nil {
-		before = c.conns.Load()
-	}
-	if c != nil {
-		c.sends.Add(1)
-		c.clock.attemptStart.Store(time.Now().UnixNano())
-		c.clock.dns.Store(0)
-	}
-	resp, err := m.rt.RoundTrip(req)
-	if c != nil && err == nil {
-		c.clock.firstByte.Store(c.clock.since(c.clock.attemptStart.Load()))
-	}
-	if err != nil && c != nil && c.conns.Load() > before {
-		return resp, &transportError{err}
-	}
-	return resp, err
-}
-
-// ctxFailure returns why ctx ended early, or nil. For a request's own
-// context, a call that finished normally is not a failure.
-func ctxFailure(ctx context.Context) error {
-	if c, ok := ctx.(*call); ok {
-		return c.failure()
-	}
-	if ctx != nil && ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	return nil
+	return 0
 }
 
 // h2StreamError has the fields of net/http's HTTP/2 stream error (a

@@ -91,15 +91,17 @@ func TestStatusErrorRetryAfterWithoutReceived(t *testing.T) {
 	}
 }
 
-func TestStatusErrorTemporary(t *testing.T) {
+// DefaultShouldRetry reads the one status table: 408, 425, 429, 502, 503
+// and 504 are retried; other 5xx only on request; 4xx and 501 never.
+func TestDefaultShouldRetryStatuses(t *testing.T) {
 	t.Parallel()
 	for code, want := range map[int]bool{
-		408: true, 425: true, 429: true, 500: true, 502: true, 503: true, 504: true,
-		400: false, 401: false, 403: false, 404: false, 409: false, 422: false, 501: false, 505: false,
+		408: true, 425: true, 429: true, 502: true, 503: true, 504: true,
+		500: false, 505: false, 400: false, 401: false, 403: false, 404: false, 409: false, 422: false, 501: false,
 	} {
-		se := &courier.StatusError{StatusCode: code}
-		if got := se.Temporary(); got != want {
-			t.Errorf("StatusError{%d}.Temporary() = %v, want %v", code, got, want)
+		info := courier.AttemptInfo{Response: &http.Response{StatusCode: code, Header: http.Header{}}}
+		if got := courier.DefaultShouldRetry(info); got != want {
+			t.Errorf("DefaultShouldRetry(%d) = %v, want %v", code, got, want)
 		}
 	}
 }
@@ -167,10 +169,10 @@ func TestClassify(t *testing.T) {
 		{"unknown", errors.New("something else"), nil, nil},
 		{"refused", dial(os.NewSyscallError("connect", syscall.ECONNREFUSED)), []error{courier.ErrConnect}, []error{courier.ErrTimeout}},
 		{"unreachable", dial(os.NewSyscallError("connect", syscall.ENETUNREACH)), []error{courier.ErrConnect}, nil},
-		{"dial timeout", dial(os.ErrDeadlineExceeded), []error{courier.ErrConnect, courier.ErrTimeout}, nil},
+		{"dial timeout", dial(os.ErrDeadlineExceeded), []error{courier.ErrConnectTimeout, courier.ErrConnect, courier.ErrTimeout}, nil},
 		{"proxyconnect", &net.OpError{Op: "proxyconnect", Err: syscall.ECONNREFUSED}, []error{courier.ErrConnect}, nil},
 		{"DNS not found", &net.DNSError{Err: "no such host", Name: "x.invalid", IsNotFound: true}, []error{courier.ErrDNS}, []error{courier.ErrConnect}},
-		{"DNS timeout", &net.DNSError{Err: "i/o timeout", Name: "x.example", IsTimeout: true}, []error{courier.ErrConnect, courier.ErrTimeout}, nil},
+		{"DNS timeout", &net.DNSError{Err: "i/o timeout", Name: "x.example", IsTimeout: true}, []error{courier.ErrConnectTimeout, courier.ErrConnect, courier.ErrTimeout}, nil},
 		{"DNS in a dial", dial(&net.DNSError{Err: "no such host", IsNotFound: true}), []error{courier.ErrDNS}, nil},
 		{"unknown authority", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, []error{courier.ErrTLS}, nil},
 		{"hostname", x509.HostnameError{Certificate: &x509.Certificate{}, Host: "x"}, []error{courier.ErrTLS}, nil},
@@ -191,9 +193,12 @@ func TestClassify(t *testing.T) {
 		{"redirects", &courier.Error{Kind: courier.ErrTooManyRedirects, Err: errors.New("stopped")}, []error{courier.ErrTooManyRedirects}, nil},
 	}
 	for _, tt := range tests {
-		got := courier.Classify(context.Background(), tt.err)
-		if len(tt.want) == 0 && got != nil {
+		got := courier.Classify(tt.err, nil, false)
+		if len(tt.want) == 0 && tt.err == nil && got != 0 {
 			t.Errorf("classify(%s: %v) = %v, want no kind", tt.name, tt.err, got)
+		}
+		if len(tt.want) == 0 && tt.err != nil && got != courier.ErrOther {
+			t.Errorf("classify(%s: %v) = %v, want ErrOther", tt.name, tt.err, got)
 		}
 		for _, w := range tt.want {
 			if !errors.Is(got, w) {
@@ -209,22 +214,56 @@ func TestClassify(t *testing.T) {
 }
 
 // When the request's context has ended, its cause decides, whatever error
-// the transport chose to report.
-func TestClassifyByContext(t *testing.T) {
+// the transport chose to report; a failure nothing else explains broke on
+// the wire when the attempt had a connection.
+func TestClassifyByCause(t *testing.T) {
 	t.Parallel()
-	canceled, cancel := context.WithCancel(context.Background())
-	cancel()
-	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
-	defer cancel2()
 	errUnknown := errors.New("net/http: request canceled")
-	if got := courier.Classify(canceled, errUnknown); got != courier.ErrCanceled {
-		t.Errorf("classify(canceled ctx, %v) = %v, want ErrCanceled", errUnknown, got)
+	tests := []struct {
+		name      string
+		err       error
+		cause     error
+		connected bool
+		want      courier.Kind
+	}{
+		{"canceled", errUnknown, context.Canceled, false, courier.ErrCanceled},
+		{"deadline", errUnknown, context.DeadlineExceeded, false, courier.ErrTimeout},
+		{"canceled beats a cut body", io.ErrUnexpectedEOF, context.Canceled, false, courier.ErrCanceled},
+		{"unknown after connecting", errors.New("malformed MIME header"), nil, true, courier.ErrConnLost},
+		{"unknown without a connection", errors.New("signing failed"), nil, false, courier.ErrOther},
 	}
-	if got := courier.Classify(expired, errUnknown); got != courier.ErrTimeout {
-		t.Errorf("classify(expired ctx, %v) = %v, want ErrTimeout", errUnknown, got)
+	for _, tt := range tests {
+		if got := courier.Classify(tt.err, tt.cause, tt.connected); got != tt.want {
+			t.Errorf("classify(%s) = %v, want %v", tt.name, got, tt.want)
+		}
 	}
-	if got := courier.Classify(canceled, io.ErrUnexpectedEOF); got != courier.ErrCanceled {
-		t.Errorf("classify(canceled ctx, %v) = %v, want ErrCanceled", io.ErrUnexpectedEOF, got)
+}
+
+// A Kind has one name, and is an error that errors.Is matches: a connect
+// timeout is a timeout and a failure to connect, and every timeout is a
+// context.DeadlineExceeded.
+func TestKind(t *testing.T) {
+	t.Parallel()
+	if got := courier.ErrConnectTimeout.String(); got != "connect timeout" {
+		t.Errorf("ErrConnectTimeout.String() = %q, want %q", got, "connect timeout")
+	}
+	if got := courier.ErrTimeout.Error(); got != "courier: timeout" {
+		t.Errorf("ErrTimeout.Error() = %q, want %q", got, "courier: timeout")
+	}
+	for _, target := range []error{courier.ErrConnectTimeout, courier.ErrTimeout, courier.ErrConnect, context.DeadlineExceeded} {
+		if !errors.Is(courier.ErrConnectTimeout, target) {
+			t.Errorf("errors.Is(ErrConnectTimeout, %v) = false, want true", target)
+		}
+	}
+	if errors.Is(courier.ErrConnect, courier.ErrTimeout) || errors.Is(courier.ErrTimeout, courier.ErrConnect) {
+		t.Errorf("ErrConnect and ErrTimeout match each other")
+	}
+	e := &courier.Error{Kind: courier.ErrConnLost, Stop: courier.ErrRetryBudget, Err: io.ErrUnexpectedEOF, Attempts: 2}
+	if !errors.Is(e, courier.ErrRetryBudget) || !errors.Is(e, courier.ErrConnLost) || !errors.Is(e, io.ErrUnexpectedEOF) {
+		t.Errorf("Error{ConnLost, Stop: RetryBudget, EOF} does not match all three")
+	}
+	if got, want := e.Error(), "courier: connection lost: unexpected EOF (2 attempts; retry budget exhausted)"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }
 
@@ -240,7 +279,7 @@ func TestErrorTimeoutAndUnwrap(t *testing.T) {
 		t.Errorf("Error{Kind: ErrConnect}: Timeout() %v, Is(DeadlineExceeded) %v, Is(ECONNREFUSED) %v; want false, false, true",
 			e.Timeout(), errors.Is(e, context.DeadlineExceeded), errors.Is(e, syscall.ECONNREFUSED))
 	}
-	e = &courier.Error{Err: io.EOF}
+	e = &courier.Error{Kind: courier.ErrOther, Err: io.EOF}
 	if !errors.Is(e, io.EOF) {
 		t.Errorf("Error without a kind does not unwrap to its cause")
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/cookiejar"
 )
 
 // exampleAPI is a small in-process API for the examples: users by id, and a
@@ -210,7 +211,7 @@ func ExampleWithRetry() {
 		courier.WithBaseURL(api.URL),
 		courier.WithRetry(courier.RetryPolicy{MaxAttempts: 4, Backoff: courier.NoBackoff}),
 		courier.WithHooks(courier.Hooks{OnRetry: func(i courier.AttemptInfo) {
-			fmt.Printf("attempt %d: %s, retrying\n", i.Attempt, i.Reason)
+			fmt.Printf("attempt %d: %d, retrying\n", i.Attempt, i.Response.StatusCode)
 		}}),
 	)
 	defer s.Close(ctx)
@@ -253,11 +254,11 @@ func ExampleJar() {
 	}
 	fmt.Println(resp.Text())
 
-	saved := s.Jar().(*courier.Jar).All()
+	saved := s.Jar().(*cookiejar.Jar).All()
 	fmt.Println(saved[0].Name, saved[0].HostOnly, saved[0].HttpOnly)
 
 	// Another session resumes the identity.
-	jar := courier.NewJar(courier.JarOptions{})
+	jar := cookiejar.New(cookiejar.Options{})
 	if err := jar.Load(saved); err != nil {
 		panic(err)
 	}

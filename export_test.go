@@ -4,3 +4,6 @@ package courier
 
 // Classify is classify, for a table of the standard library's errors.
 var Classify = classify
+
+// MaxErrorBody is the cap on StatusError.Body.
+const MaxErrorBody = maxErrorBody

@@ -86,7 +86,7 @@ func TestConnectRefused(t *testing.T) {
 
 	start := time.Now()
 	resp, err := s.Get(t.Context(), "/")
-	requireWithin(t, start, courier.DefaultDialTimeout)
+	requireWithin(t, start, 10*time.Second)
 	if resp != nil {
 		t.Errorf("Get returned a response with its error: %+v", resp)
 	}
@@ -101,8 +101,8 @@ func TestConnectRefused(t *testing.T) {
 	}
 	// Nothing was sent, so even a POST could be retried: the default policy
 	// tries three times.
-	if ce.Method != http.MethodGet || ce.Attempts != courier.DefaultMaxAttempts {
-		t.Errorf("Error{Method: %q, Attempts: %d}, want GET, %d", ce.Method, ce.Attempts, courier.DefaultMaxAttempts)
+	if ce.Method != http.MethodGet || ce.Attempts != 3 {
+		t.Errorf("Error{Method: %q, Attempts: %d}, want GET, %d", ce.Method, ce.Attempts, 3)
 	}
 }
 
@@ -362,7 +362,7 @@ func TestSlowHeaders(t *testing.T) {
 		request []courier.RequestOption
 	}{
 		{"ResponseHeaderTimeout", []courier.Option{courier.WithTimeouts(courier.Timeouts{ResponseHeader: d})}, nil},
-		{"SessionRequestTimeout", []courier.Option{courier.WithTimeouts(courier.Timeouts{Request: d})}, nil},
+		{"SessionRequestTimeout", []courier.Option{courier.WithTimeout(d)}, nil},
 		{"WithTimeout", []courier.Option{courier.WithTimeout(d)}, nil},
 		{"RequestTimeout", nil, []courier.RequestOption{courier.Timeout(d)}},
 	}
@@ -440,7 +440,7 @@ func TestSlowBodyStreamIdle(t *testing.T) {
 	const idle = 100 * time.Millisecond
 	run(t, func(t *testing.T, m mode) {
 		ts := newServer(t, m, http.HandlerFunc(stallBody))
-		s := newSession(t, ts, courier.WithTimeouts(courier.Timeouts{Request: 5 * time.Second, BodyIdle: idle}))
+		s := newSession(t, ts, courier.WithTimeout(5*time.Second), courier.WithTimeouts(courier.Timeouts{BodyIdle: idle}))
 		start := time.Now()
 		resp, err := s.Get(t.Context(), "/", courier.Stream())
 		if err != nil {
@@ -467,7 +467,7 @@ func TestSlowBodyStreamTrickleSucceeds(t *testing.T) {
 	)
 	run(t, func(t *testing.T, m mode) {
 		ts := newServer(t, m, trickle(chunks, gap))
-		s := newSession(t, ts, courier.WithTimeouts(courier.Timeouts{Request: request, BodyIdle: time.Second}))
+		s := newSession(t, ts, courier.WithTimeout(request), courier.WithTimeouts(courier.Timeouts{BodyIdle: time.Second}))
 		start := time.Now()
 		resp, err := s.Get(t.Context(), "/", courier.Stream())
 		if err != nil {
@@ -496,7 +496,7 @@ func TestSlowBodyClientTrickleSucceeds(t *testing.T) {
 	)
 	run(t, func(t *testing.T, m mode) {
 		ts := newServer(t, m, trickle(chunks, gap))
-		s := newSession(t, ts, courier.WithTimeouts(courier.Timeouts{Request: request, BodyIdle: time.Second}))
+		s := newSession(t, ts, courier.WithTimeout(request), courier.WithTimeouts(courier.Timeouts{BodyIdle: time.Second}))
 		start := time.Now()
 		resp, err := s.Client().Get(ts.URL)
 		if err != nil {
@@ -705,7 +705,7 @@ func TestStalledBodyPastTheCap(t *testing.T) {
 	}
 	run(t, func(t *testing.T, m mode) {
 		t.Run("error body", func(t *testing.T) {
-			ts := newServer(t, m, stallAfter(http.StatusBadGateway, courier.MaxErrorBodySize+100))
+			ts := newServer(t, m, stallAfter(http.StatusBadGateway, courier.MaxErrorBody+100))
 			s := newSession(t, ts)
 			start := time.Now()
 			_, err := s.Get(t.Context(), "/")

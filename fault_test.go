@@ -137,7 +137,7 @@ func kindName(err error) string {
 		return "Error, no kind"
 	}
 	var e *courier.Error
-	if errors.As(err, &e) && e.Kind == nil {
+	if errors.As(err, &e) && e.Kind == courier.ErrOther {
 		return "Error, no kind"
 	}
 	return fmt.Sprintf("%T", err)
@@ -412,7 +412,7 @@ func faultCases() []faultCase {
 				if c.courierN != 3 {
 					t.Errorf("courier reports %d attempts, want 3", c.courierN)
 				}
-				if want := courier.DefaultRetryBudget.Capacity - 2*courier.DefaultRetryBudget.RetryCost; c.budget != want {
+				if want := 500 - 2*5; c.budget != want {
 					t.Errorf("budget left %d, want %d (two retries)", c.budget, want)
 				}
 			},
@@ -505,7 +505,7 @@ func runFaultCell(t *testing.T, tp *toxiproxy.Server, name string, fc faultCase,
 	c.resp, c.err = s.Do(t.Context(), m.method, "/", append(m.options(key), courier.Timeout(timeout))...)
 	c.elapsed = time.Since(start)
 	c.attempts, c.conns = ts.Requests.Load(), ts.NewConns.Load()
-	c.budget = s.BudgetLeft(strings.TrimPrefix(p.URL(), "http://"))
+	c.budget = s.Stats().BudgetLeft[strings.TrimPrefix(p.URL(), "http://")]
 	c.keys = up.seenKeys()
 	var e *courier.Error
 	switch {
@@ -527,8 +527,8 @@ func runFaultCell(t *testing.T, tp *toxiproxy.Server, name string, fc faultCase,
 		} else {
 			if want.kind == errNoKind {
 				var e *courier.Error
-				if !errors.As(c.err, &e) || e.Kind != nil {
-					t.Errorf("err = %v (%T), want a *courier.Error with no kind", c.err, c.err)
+				if !errors.As(c.err, &e) || e.Kind != courier.ErrOther {
+					t.Errorf("err = %v (%T), want a *courier.Error of kind ErrOther", c.err, c.err)
 				}
 			} else {
 				requireIs(t, c.err, want.kind)
@@ -804,7 +804,7 @@ func TestFaultBreaker(t *testing.T) {
 		if i == threshold {
 			want = courier.BreakerOpen
 		}
-		if got := s.BreakerState(host); got != want {
+		if got := s.Stats().Breakers[host]; got != want {
 			t.Fatalf("after %d refused connections the breaker is %v, want %v", i, got, want)
 		}
 	}
@@ -851,7 +851,7 @@ func TestFaultBreaker(t *testing.T) {
 	if probes != 1 || rejected != 9 || dials.Load()-before != 1 {
 		t.Errorf("half-open: %d probes, %d rejected, %d connections attempted; want 1, 9, 1", probes, rejected, dials.Load()-before)
 	}
-	if got := s.BreakerState(host); got != courier.BreakerOpen {
+	if got := s.Stats().Breakers[host]; got != courier.BreakerOpen {
 		t.Errorf("after a failed probe the breaker is %v, want open", got)
 	}
 
@@ -875,7 +875,7 @@ func TestFaultBreaker(t *testing.T) {
 	if n := dials.Load() - before; n != 1 {
 		t.Errorf("recovery took %d connections, want 1 (the probe)", n)
 	}
-	if got := s.BreakerState(host); got != courier.BreakerClosed {
+	if got := s.Stats().Breakers[host]; got != courier.BreakerClosed {
 		t.Errorf("after a successful probe the breaker is %v, want closed", got)
 	}
 	for range 5 {

@@ -41,11 +41,6 @@ func WithHedging(h Hedging) Option {
 	})
 }
 
-// hedgeable reports whether req may be sent more than once at a time.
-func hedgeable(req *http.Request) bool {
-	return idempotent(req.Method) && replayable(req)
-}
-
 type hedgeResult struct {
 	i    int
 	resp *http.Response
@@ -57,8 +52,8 @@ type hedgeResult struct {
 // Every copy it started has finished, and every losing response is closed,
 // by the time it returns. sent is how many copies went out; cancel releases
 // the winner's context once its body is done with.
-func (r *retrier) hedged(ctx context.Context, h *host, req *http.Request) (resp *http.Response, cancel func(), sent int, err error) {
-	hc := r.hedging
+func (l *loop) hedged(req *http.Request) (resp *http.Response, cancel func(), sent int, err error) {
+	ctx, h, hc := l.ctx, l.h, l.s.cfg.hedging
 	results := make(chan hedgeResult, 1+hc.MaxExtra)
 	var cancels []context.CancelFunc
 	launch := func(areq *http.Request) {
@@ -66,7 +61,7 @@ func (r *retrier) hedged(ctx context.Context, h *host, req *http.Request) (resp 
 		i := len(cancels)
 		cancels = append(cancels, acancel)
 		go func() {
-			resp, err := r.next.RoundTrip(areq.WithContext(actx))
+			resp, err := l.s.attempt.RoundTrip(areq.WithContext(actx))
 			results <- hedgeResult{i, resp, err}
 		}()
 	}
@@ -79,16 +74,16 @@ func (r *retrier) hedged(ctx context.Context, h *host, req *http.Request) (resp 
 		select {
 		case res := <-results:
 			pending--
-			if res.err == nil && !isFailure(res.resp.StatusCode) {
+			if res.err == nil && !statusRuleOf(res.resp.StatusCode).transient {
 				winner = &res
 				continue
 			}
 			if last != nil {
-				r.closeHedge(last, cancels)
+				closeHedge(last, cancels)
 			}
 			last = &res
 		case <-timer.C:
-			if len(cancels) > hc.MaxExtra || (h.budget != nil && !h.budget.take(r.policy.Budget.RetryCost)) {
+			if len(cancels) > hc.MaxExtra || (h.budget != nil && !h.budget.take(l.p.Budget.RetryCost)) {
 				continue
 			}
 			areq := req
@@ -108,7 +103,7 @@ func (r *retrier) hedged(ctx context.Context, h *host, req *http.Request) (resp 
 	if winner == nil {
 		winner = last
 	} else if last != nil {
-		r.closeHedge(last, cancels)
+		closeHedge(last, cancels)
 	}
 	// The losers still out: cancel them first, then wait for them and close
 	// what they got, so that no goroutine or body outlives the request.
@@ -119,7 +114,7 @@ func (r *retrier) hedged(ctx context.Context, h *host, req *http.Request) (resp 
 	}
 	for ; pending > 0; pending-- {
 		res := <-results
-		r.closeHedge(&res, cancels)
+		closeHedge(&res, cancels)
 	}
 	if winner.err != nil {
 		cancels[winner.i]()
@@ -128,7 +123,7 @@ func (r *retrier) hedged(ctx context.Context, h *host, req *http.Request) (resp 
 	return winner.resp, cancels[winner.i], len(cancels), nil
 }
 
-func (r *retrier) closeHedge(res *hedgeResult, cancels []context.CancelFunc) {
+func closeHedge(res *hedgeResult, cancels []context.CancelFunc) {
 	if res.resp != nil {
 		discardResponse(res.resp)
 	}

@@ -53,7 +53,7 @@ func TestHedgingCutsTheTail(t *testing.T) {
 		if !tr.slowCanceled.Load() || tr.calls.Load() != 2 || resp.Attempts != 2 {
 			t.Errorf("slow copy canceled %v, %d calls, Attempts %d; want true, 2, 2", tr.slowCanceled.Load(), tr.calls.Load(), resp.Attempts)
 		}
-		if left := s.BudgetLeft("api.test"); left != 500-5 {
+		if left := s.Stats().BudgetLeft["api.test"]; left != 500-5 {
 			t.Errorf("BudgetLeft = %d, want 495: the hedge costs a retry, and a hedged win is no first-try success", left)
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -26,7 +27,7 @@ func TestHooksSeeEveryAttempt(t *testing.T) {
 					log = append(log, fmt.Sprintf("%s after %d %d budget=%d", set, i.Attempt, i.Response.StatusCode, i.BudgetLeft))
 				},
 				OnRetry: func(i courier.AttemptInfo) {
-					log = append(log, fmt.Sprintf("%s retry %d reason=%s wait<=100ms:%v", set, i.Attempt, i.Reason, i.Wait <= 100*time.Millisecond))
+					log = append(log, fmt.Sprintf("%s retry %d reason=%d wait<=100ms:%v", set, i.Attempt, i.Response.StatusCode, i.Wait <= 100*time.Millisecond))
 				},
 			}
 		}
@@ -63,14 +64,14 @@ func TestHooksSayWhyRetryingStopped(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		tr := &scripted{script: []func() (*http.Response, error){status(503)}}
-		var reasons []string
+		var reasons []courier.Kind
 		s := scriptedSession(t, tr,
 			courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff, Budget: courier.RetryBudget{Capacity: 5, RetryCost: 5}}),
-			courier.WithHooks(courier.Hooks{AfterAttempt: func(i courier.AttemptInfo) { reasons = append(reasons, i.Reason) }}))
+			courier.WithHooks(courier.Hooks{AfterAttempt: func(i courier.AttemptInfo) { reasons = append(reasons, i.Stop) }}))
 		s.Get(t.Context(), "/")
-		want := []string{"", "retry budget exhausted"}
-		if strings.Join(reasons, "|") != strings.Join(want, "|") {
-			t.Errorf("AfterAttempt reasons = %q, want %q", reasons, want)
+		want := []courier.Kind{0, courier.ErrRetryBudget}
+		if !slices.Equal(reasons, want) {
+			t.Errorf("AfterAttempt stops = %v, want %v", reasons, want)
 		}
 	})
 }

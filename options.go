@@ -2,6 +2,7 @@ package courier
 
 import (
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -9,8 +10,10 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/courierhttp/courier/cookiejar"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -34,27 +37,35 @@ type SharedOption interface {
 	RequestOption
 }
 
+// Zero means "default" everywhere in courier's options: a zero field of
+// Timeouts, Pool, RetryPolicy, BreakerPolicy or Hedging, and a zero given to
+// WithTimeout, Timeout, WithMaxBodySize or WithRedirects, all take the
+// default documented beside them. "None" is spelled with a constant:
+// NoTimeout, NoRedirects, RetryPolicy{MaxAttempts: 1}.
+
 // NoTimeout disables a timeout where it is given: a session built with it
 // can wait forever, which courier never does unless asked.
 const NoTimeout time.Duration = -1
 
-// Defaults used where a setting is left at zero.
+// NoRedirects, given to WithRedirects, turns following redirects off.
+const NoRedirects = -1
+
+// The defaults of the session's settings.
 const (
-	DefaultDialTimeout           = 10 * time.Second
-	DefaultTLSHandshakeTimeout   = 10 * time.Second
-	DefaultResponseHeaderTimeout = 30 * time.Second
-	DefaultRequestTimeout        = 30 * time.Second
-	DefaultBodyIdleTimeout       = 30 * time.Second
-	DefaultIdleConnTimeout       = 90 * time.Second
-	DefaultMaxBodySize           = 10 << 20
-	DefaultMaxRedirects          = 10
-	DefaultMaxIdleConnsPerHost   = 256
-	DefaultMaxIdleConns          = 1024
-	// DefaultMaxResponseHeaderBytes caps the size of response headers.
-	DefaultMaxResponseHeaderBytes = 1 << 20
+	defaultDialTimeout           = 10 * time.Second
+	defaultTLSHandshakeTimeout   = 10 * time.Second
+	defaultResponseHeaderTimeout = 30 * time.Second
+	defaultRequestTimeout        = 30 * time.Second
+	defaultBodyIdleTimeout       = 30 * time.Second
+	defaultIdleConnTimeout       = 90 * time.Second
+	defaultMaxBodySize           = 10 << 20
+	defaultMaxRedirects          = 10
+	defaultMaxIdleConnsPerHost   = 256
+	defaultMaxIdleConns          = 1024
 )
 
-// Timeouts are the session's time limits. A zero field means the default
+// Timeouts are the session's time limits for each phase of a request; the
+// whole request is bounded by [WithTimeout]. A zero field means the default
 // given beside it; [NoTimeout] disables one. Every other value must be
 // positive.
 type Timeouts struct {
@@ -65,13 +76,6 @@ type Timeouts struct {
 	// ResponseHeader bounds the wait for the response's headers after the
 	// request has been written (default 30s).
 	ResponseHeader time.Duration
-	// Request bounds a whole request: connecting, sending, every redirect,
-	// and reading a buffered body (default 30s). The caller's context can
-	// only shorten it. A streamed body (see [Stream], and every response
-	// through [Session.Client]) is bounded by BodyIdle instead once the
-	// headers have arrived, so a long download is not cut while a stalled
-	// one still fails.
-	Request time.Duration
 	// BodyIdle bounds the time between two reads of a streamed body that
 	// make progress (default 30s). It counts the reader's own time between
 	// reads as well as the wait for data: a consumer that pauses longer
@@ -79,28 +83,43 @@ type Timeouts struct {
 	BodyIdle time.Duration
 }
 
-func (t Timeouts) withDefaults() (Timeouts, error) {
-	fields := []struct {
-		name string
-		v    *time.Duration
-		def  time.Duration
-	}{
-		{"Dial", &t.Dial, DefaultDialTimeout},
-		{"TLSHandshake", &t.TLSHandshake, DefaultTLSHandshakeTimeout},
-		{"ResponseHeader", &t.ResponseHeader, DefaultResponseHeaderTimeout},
-		{"Request", &t.Request, DefaultRequestTimeout},
-		{"BodyIdle", &t.BodyIdle, DefaultBodyIdleTimeout},
-	}
+// timeouts are the session's time limits, the whole request's included.
+type timeouts struct {
+	Timeouts
+	// Request bounds a whole request (WithTimeout).
+	Request time.Duration
+}
+
+// timeoutField names a duration for errors, with where it goes and its
+// default.
+type timeoutField struct {
+	name string
+	v    *time.Duration
+	def  time.Duration
+}
+
+// checkTimeouts fills in the defaults of zero fields and refuses negative
+// ones other than NoTimeout.
+func checkTimeouts(option string, fields []timeoutField) error {
 	for _, f := range fields {
 		switch {
 		case *f.v == 0:
 			*f.v = f.def
 		case *f.v == NoTimeout:
 		case *f.v < 0:
-			return t, &OptionError{"WithTimeouts." + f.name, fmt.Errorf("negative duration %v (use courier.NoTimeout to disable it)", *f.v)}
+			return &OptionError{option + f.name, fmt.Errorf("negative duration %v (use courier.NoTimeout to disable it)", *f.v)}
 		}
 	}
-	return t, nil
+	return nil
+}
+
+func (t *Timeouts) fields() []timeoutField {
+	return []timeoutField{
+		{"Dial", &t.Dial, defaultDialTimeout},
+		{"TLSHandshake", &t.TLSHandshake, defaultTLSHandshakeTimeout},
+		{"ResponseHeader", &t.ResponseHeader, defaultResponseHeaderTimeout},
+		{"BodyIdle", &t.BodyIdle, defaultBodyIdleTimeout},
+	}
 }
 
 // off turns NoTimeout into the 0 that net/http reads as "no limit".
@@ -127,15 +146,29 @@ type Pool struct {
 	IdleTimeout time.Duration
 }
 
-// Middleware wraps the round tripper below it. It must clone a request before
-// changing it and must not treat a response as an error (see
-// [Session.RoundTripper]).
+// Middleware wraps the round tripper below it: it runs on every attempt,
+// below the retry loop, so a retried request goes through it again. It is
+// called once, by New. It must clone a request before changing it and must
+// not treat a response as an error: a 503 is a response, as for any
+// http.RoundTripper.
 //
-// Middleware runs below the redirect loop, once per hop: each hop is a new
-// request, to a host that may differ from the first one's. A middleware that
-// adds credentials belongs in [WithAuth], and must add nothing where
-// [CredentialsAllowed] is false, as courier's auth layers do.
+// Each redirect hop is a new request, to a host that may differ from the
+// first one's. A middleware that adds credentials belongs in [WithAuth], and
+// must add nothing where [CredentialsAllowed] is false, as courier's auth
+// layers do.
 type Middleware func(next http.RoundTripper) http.RoundTripper
+
+// An Interceptor wraps each whole logical request: it sees the request once,
+// before redirects and retries, calls next to send it, and sees the final
+// response or error after them, where a [Middleware] sees every attempt. It
+// suits a span or a metric per logical request, or answering a request
+// without sending it.
+//
+// It is called on the request's goroutine, once per request. It may change
+// the request (clone it first) and its context, for example to add a value
+// or a shorter deadline, and pass that to next. Like a Middleware it keeps
+// the RoundTripper contract: a 503 is a response, not an error.
+type Interceptor func(req *http.Request, next RoundTripperFunc) (*http.Response, error)
 
 // RoundTripperFunc adapts a function to [http.RoundTripper].
 type RoundTripperFunc func(*http.Request) (*http.Response, error)
@@ -144,27 +177,27 @@ type RoundTripperFunc func(*http.Request) (*http.Response, error)
 func (f RoundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 type config struct {
-	baseURL           *url.URL
-	header            http.Header
-	query             []queryParam
-	timeouts          Timeouts
-	maxBodySize       int64
-	maxRedirects      int
-	pool              Pool
-	tlsConfig         *tls.Config
-	proxy             func(*http.Request) (*url.URL, error)
-	proxySet          bool
-	transport         http.RoundTripper
-	middleware        []Middleware
-	requestMiddleware []Middleware
-	leakTracking      bool
-	retry             RetryPolicy
-	breaker           *BreakerPolicy
-	hooks             hookList
-	hedging           *Hedging
-	logger            *slog.Logger
-	detailedTimings   bool
-	rateLimit         *RateLimit
+	baseURL         *url.URL
+	header          http.Header
+	query           []queryParam
+	timeouts        timeouts
+	maxBodySize     int64
+	maxRedirects    int
+	pool            Pool
+	tlsConfig       *tls.Config
+	proxy           func(*http.Request) (*url.URL, error)
+	proxySet        bool
+	transport       http.RoundTripper
+	middleware      []Middleware
+	interceptors    []Interceptor
+	leakTracking    bool
+	retry           RetryPolicy
+	breaker         *BreakerPolicy
+	hooks           hookList
+	hedging         *Hedging
+	logger          *slog.Logger
+	detailedTimings bool
+	rateLimit       *RateLimit
 	// autoIdempotencyKey gives POST and PATCH a fresh Idempotency-Key.
 	autoIdempotencyKey bool
 	sensitive          []string
@@ -174,10 +207,62 @@ type config struct {
 	// credentialOrigins get credentials besides the base URL's origin.
 	credentialOrigins []*url.URL
 	jar               http.CookieJar
-	jarSet            bool
+	noJar             bool // WithJar(nil): no cookies at all
 }
 
 type queryParam struct{ key, value string }
+
+// newConfig applies the options in order over the defaults.
+func newConfig(opts []Option) (config, error) {
+	c := config{
+		header:        http.Header{"User-Agent": {"courier/" + Version}},
+		removedHeader: map[string]bool{},
+		maxBodySize:   defaultMaxBodySize,
+		maxRedirects:  defaultMaxRedirects,
+	}
+	c.timeouts.Request = defaultRequestTimeout
+	checkTimeouts("", c.timeouts.fields())
+	// The zero values of the option structs are the defaults.
+	for _, o := range []Option{WithPool(Pool{}), WithRetry(RetryPolicy{})} {
+		if err := o.applySession(&c); err != nil {
+			return c, err
+		}
+	}
+	for _, o := range opts {
+		if o == nil {
+			return c, &OptionError{"New", errors.New("nil option")}
+		}
+		if err := o.applySession(&c); err != nil {
+			return c, err
+		}
+	}
+	if c.jar == nil && !c.noJar {
+		c.jar = cookiejar.New(cookiejar.Options{})
+	}
+	c.moveBaseUserinfo()
+	return c, nil
+}
+
+// moveBaseUserinfo makes userinfo in the base URL the session's Basic auth,
+// bound to its origin like any credential; it is not kept in the URL.
+func (c *config) moveBaseUserinfo() {
+	u := c.baseURL
+	if u == nil || u.User == nil {
+		return
+	}
+	if _, ok := c.header["Authorization"]; !ok {
+		pass, _ := u.User.Password()
+		c.header["Authorization"] = []string{basicAuth(u.User.Username(), pass)}
+	}
+	v := *u
+	v.User = nil
+	c.baseURL = &v
+}
+
+// basicAuth returns the Authorization value of Basic auth.
+func basicAuth(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+}
 
 type sessionOption func(*config) error
 
@@ -300,79 +385,72 @@ func (o queryOption) applyRequest(r *requestConfig) error {
 	return nil
 }
 
-// WithUserAgent sets the User-Agent header (default "courier/<version>").
-func WithUserAgent(ua string) Option {
-	return sessionOption(func(c *config) error {
-		err := Header("User-Agent", ua).applySession(c)
-		if oe, ok := err.(*OptionError); ok {
-			oe.Option = "WithUserAgent"
-		}
-		return err
-	})
-}
-
-// WithTimeouts sets the session's time limits; see [Timeouts] for the
-// defaults. Zero fields leave their setting as it was (the default, or what
-// an earlier option set).
+// WithTimeouts sets the session's time limits for each phase of a
+// request; see [Timeouts] for the defaults. A zero field leaves its setting
+// as it was: the default, or what an earlier WithTimeouts set.
 func WithTimeouts(t Timeouts) Option {
 	return sessionOption(func(c *config) error {
-		if _, err := t.withDefaults(); err != nil {
-			return err
+		given := t
+		for _, f := range given.fields() {
+			if *f.v < 0 && *f.v != NoTimeout {
+				return &OptionError{"WithTimeouts." + f.name, fmt.Errorf("negative duration %v (use courier.NoTimeout to disable it)", *f.v)}
+			}
 		}
-		// Only the fields given: an earlier WithTimeout stays unless this
-		// one sets Request too.
-		for _, f := range []struct{ from, to *time.Duration }{
-			{&t.Dial, &c.timeouts.Dial}, {&t.TLSHandshake, &c.timeouts.TLSHandshake},
-			{&t.ResponseHeader, &c.timeouts.ResponseHeader}, {&t.Request, &c.timeouts.Request},
-			{&t.BodyIdle, &c.timeouts.BodyIdle},
-		} {
-			if *f.from != 0 {
-				*f.to = *f.from
+		have := c.timeouts.fields()
+		for i, f := range given.fields() {
+			if *f.v != 0 {
+				*have[i].v = *f.v
 			}
 		}
 		return nil
 	})
 }
 
-// WithTimeout sets Timeouts.Request, the bound on a whole request. It must be
-// positive, or [NoTimeout].
+// WithTimeout bounds a whole request: connecting, sending, every redirect
+// and retry, and reading a buffered body (default 30s; 0 means the default,
+// [NoTimeout] none). The caller's context can only shorten it. A streamed
+// body (see [Stream], and every response through [Session.Client]) is
+// bounded by Timeouts.BodyIdle instead once the headers have arrived, so a
+// long download is not cut while a stalled one still fails.
 func WithTimeout(d time.Duration) Option {
 	return sessionOption(func(c *config) error {
-		if err := checkTimeout(d); err != nil {
-			return &OptionError{"WithTimeout", err}
+		if err := checkTimeouts("WithTimeout", []timeoutField{{"", &d, defaultRequestTimeout}}); err != nil {
+			return err
 		}
 		c.timeouts.Request = d
 		return nil
 	})
 }
 
-func checkTimeout(d time.Duration) error {
-	if d == NoTimeout || d > 0 {
-		return nil
-	}
-	return fmt.Errorf("timeout must be positive or courier.NoTimeout, got %v", d)
-}
-
 // WithMaxBodySize caps a buffered response body, counted after decoding
-// (default 10 MiB). A larger body fails with [ErrBodyTooLarge] at the cap,
-// with memory bounded by the cap.
+// (default 10 MiB; 0 means the default). A larger body fails with
+// [ErrBodyTooLarge] at the cap, with memory bounded by the cap.
 func WithMaxBodySize(n int64) Option {
 	return sessionOption(func(c *config) error {
-		if n <= 0 {
-			return &OptionError{"WithMaxBodySize", fmt.Errorf("size must be positive, got %d", n)}
+		switch {
+		case n < 0:
+			return &OptionError{"WithMaxBodySize", fmt.Errorf("size must not be negative, got %d", n)}
+		case n == 0:
+			n = defaultMaxBodySize
 		}
 		c.maxBodySize = n
 		return nil
 	})
 }
 
-// WithRedirects sets how many redirects a request follows (default 10); 0
-// turns following off: a 3xx is then the response (a *StatusError from Do
-// unless the request expects it with ExpectStatus or AnyStatus).
+// WithRedirects sets how many redirects a request follows (default 10; 0
+// means the default). [NoRedirects] turns following off: a 3xx is then the
+// response (a *StatusError from Do unless the request expects it with
+// ExpectStatus or AnyStatus).
 func WithRedirects(limit int) Option {
 	return sessionOption(func(c *config) error {
-		if limit < 0 {
-			return &OptionError{"WithRedirects", fmt.Errorf("limit must not be negative, got %d", limit)}
+		switch {
+		case limit == NoRedirects:
+			limit = 0 // none to follow
+		case limit < 0:
+			return &OptionError{"WithRedirects", fmt.Errorf("limit must not be negative, got %d (use courier.NoRedirects to turn following off)", limit)}
+		case limit == 0:
+			limit = defaultMaxRedirects
 		}
 		c.maxRedirects = limit
 		return nil
@@ -398,13 +476,13 @@ func WithPool(p Pool) Option {
 			return &OptionError{"WithPool.IdleTimeout", fmt.Errorf("negative duration %v", p.IdleTimeout)}
 		}
 		if p.MaxIdleConnsPerHost == 0 {
-			p.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
+			p.MaxIdleConnsPerHost = defaultMaxIdleConnsPerHost
 		}
 		if p.MaxIdleConns == 0 {
-			p.MaxIdleConns = DefaultMaxIdleConns
+			p.MaxIdleConns = defaultMaxIdleConns
 		}
 		if p.IdleTimeout == 0 {
-			p.IdleTimeout = DefaultIdleConnTimeout
+			p.IdleTimeout = defaultIdleConnTimeout
 		}
 		c.pool = p
 		return nil
@@ -489,19 +567,17 @@ func WithLogger(l *slog.Logger) Option {
 	})
 }
 
-// WithRequestMiddleware adds middleware around each whole request: it sees
-// the request once, before redirects and retries, and the final response or
-// error after them, where [WithMiddleware] sees every attempt. It suits a
-// span or a metric per logical request. The first given is the outermost;
-// several options accumulate.
-func WithRequestMiddleware(mw ...Middleware) Option {
+// WithInterceptors adds interceptors around each whole request; see
+// [Interceptor]. The first given is the outermost; several options
+// accumulate.
+func WithInterceptors(ics ...Interceptor) Option {
 	return sessionOption(func(c *config) error {
-		for _, m := range mw {
-			if m == nil {
-				return &OptionError{"WithRequestMiddleware", errors.New("nil middleware")}
+		for _, ic := range ics {
+			if ic == nil {
+				return &OptionError{"WithInterceptors", errors.New("nil interceptor")}
 			}
 		}
-		c.requestMiddleware = append(c.requestMiddleware, mw...)
+		c.interceptors = append(c.interceptors, ics...)
 		return nil
 	})
 }
@@ -602,15 +678,27 @@ func (r *requestConfig) setBody(b bodySpec) error {
 	return nil
 }
 
-// Timeout bounds this request, replacing the session's Timeouts.Request. It
-// must be positive, or [NoTimeout].
+// Timeout bounds this request, replacing the session's [WithTimeout]: 0
+// means the session's, [NoTimeout] none.
 func Timeout(d time.Duration) RequestOption {
 	return requestOption(func(r *requestConfig) error {
-		if err := checkTimeout(d); err != nil {
-			return err
+		if d < 0 && d != NoTimeout {
+			return fmt.Errorf("Timeout: negative duration %v (use courier.NoTimeout to disable it)", d)
 		}
 		r.timeout = d
 		return nil
+	})
+}
+
+// BasicAuth sends this request with Basic authentication (RFC 7617), as
+// net/http's Request.SetBasicAuth does. Like every credential, it is not
+// sent on to another origin when a redirect leaves the request's own.
+func BasicAuth(user, password string) RequestOption {
+	return requestOption(func(r *requestConfig) error {
+		if strings.Contains(user, ":") {
+			return errors.New("BasicAuth: the user name must not contain a colon")
+		}
+		return Header("Authorization", basicAuth(user, password)).applyRequest(r)
 	})
 }
 

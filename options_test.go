@@ -50,14 +50,11 @@ func TestNewInvalid(t *testing.T) {
 		{"negative Dial", []courier.Option{courier.WithTimeouts(courier.Timeouts{Dial: -time.Second})}, "WithTimeouts.Dial"},
 		{"negative TLSHandshake", []courier.Option{courier.WithTimeouts(courier.Timeouts{TLSHandshake: -time.Second})}, "WithTimeouts.TLSHandshake"},
 		{"negative ResponseHeader", []courier.Option{courier.WithTimeouts(courier.Timeouts{ResponseHeader: -time.Second})}, "WithTimeouts.ResponseHeader"},
-		{"negative Request", []courier.Option{courier.WithTimeouts(courier.Timeouts{Request: -time.Second})}, "WithTimeouts.Request"},
 		{"negative BodyIdle", []courier.Option{courier.WithTimeouts(courier.Timeouts{BodyIdle: -time.Second})}, "WithTimeouts.BodyIdle"},
-		{"WithTimeout zero", []courier.Option{courier.WithTimeout(0)}, "WithTimeout"},
 		{"WithTimeout negative", []courier.Option{courier.WithTimeout(-5 * time.Second)}, "WithTimeout"},
 		{"WithTimeout -2ns", []courier.Option{courier.WithTimeout(-2)}, "WithTimeout"},
-		{"WithMaxBodySize zero", []courier.Option{courier.WithMaxBodySize(0)}, "WithMaxBodySize"},
 		{"WithMaxBodySize negative", []courier.Option{courier.WithMaxBodySize(-1)}, "WithMaxBodySize"},
-		{"WithRedirects negative", []courier.Option{courier.WithRedirects(-1)}, "WithRedirects"},
+		{"WithRedirects negative", []courier.Option{courier.WithRedirects(-2)}, "WithRedirects"},
 		{"WithPool MaxIdleConnsPerHost", []courier.Option{courier.WithPool(courier.Pool{MaxIdleConnsPerHost: -1})}, "WithPool.MaxIdleConnsPerHost"},
 		{"WithPool MaxIdleConns", []courier.Option{courier.WithPool(courier.Pool{MaxIdleConns: -1})}, "WithPool.MaxIdleConns"},
 		{"WithPool MaxConnsPerHost", []courier.Option{courier.WithPool(courier.Pool{MaxConnsPerHost: -1})}, "WithPool.MaxConnsPerHost"},
@@ -66,7 +63,7 @@ func TestNewInvalid(t *testing.T) {
 		{"LF in a Header value", []courier.Option{courier.Header("X-Token", canary+"\n")}, "Header"},
 		{"NUL in a Header value", []courier.Option{courier.Header("X-Token", "a\x00"+canary)}, "Header"},
 		{"CR in an AddHeader value", []courier.Option{courier.AddHeader("X-Token", canary+"\r")}, "AddHeader"},
-		{"CR LF in WithUserAgent", []courier.Option{courier.WithUserAgent(canary + "\r\nX: y")}, "WithUserAgent"},
+		{"CR LF in a User-Agent", []courier.Option{courier.Header("User-Agent", canary+"\r\nX: y")}, "Header"},
 		{"invalid Header name", []courier.Option{courier.Header("Bad Name", canary)}, "Header"},
 		{"empty Header name", []courier.Option{courier.Header("", canary)}, "Header"},
 		{"Header name with a colon", []courier.Option{courier.Header("X-A:", canary)}, "Header"},
@@ -85,7 +82,7 @@ func TestNewInvalid(t *testing.T) {
 		},
 		{
 			"first bad option is named",
-			[]courier.Option{courier.WithBaseURL("http://ok.example"), courier.WithRedirects(-1), courier.WithTimeout(0)},
+			[]courier.Option{courier.WithBaseURL("http://ok.example"), courier.WithRedirects(-2), courier.WithTimeout(-5)},
 			"WithRedirects",
 		},
 	}
@@ -134,12 +131,15 @@ func TestNewValid(t *testing.T) {
 		{"base URL with an empty fragment", []courier.Option{courier.WithBaseURL("https://api.example.com/#")}},
 		{"NoTimeout everywhere", []courier.Option{courier.WithTimeouts(courier.Timeouts{
 			Dial: courier.NoTimeout, TLSHandshake: courier.NoTimeout, ResponseHeader: courier.NoTimeout,
-			Request: courier.NoTimeout, BodyIdle: courier.NoTimeout,
-		})}},
+			BodyIdle: courier.NoTimeout,
+		}), courier.WithTimeout(courier.NoTimeout)}},
 		{"WithTimeout NoTimeout", []courier.Option{courier.WithTimeout(courier.NoTimeout)}},
 		{"WithTimeout 1ns", []courier.Option{courier.WithTimeout(1)}},
 		{"zero Timeouts are defaults", []courier.Option{courier.WithTimeouts(courier.Timeouts{})}},
-		{"WithRedirects zero", []courier.Option{courier.WithRedirects(0)}},
+		{"WithRedirects zero is the default", []courier.Option{courier.WithRedirects(0)}},
+		{"WithRedirects NoRedirects", []courier.Option{courier.WithRedirects(courier.NoRedirects)}},
+		{"WithTimeout zero is the default", []courier.Option{courier.WithTimeout(0)}},
+		{"WithMaxBodySize zero is the default", []courier.Option{courier.WithMaxBodySize(0)}},
 		{"WithMaxBodySize one", []courier.Option{courier.WithMaxBodySize(1)}},
 		{"WithPool zero", []courier.Option{courier.WithPool(courier.Pool{})}},
 		{"WithPool IdleTimeout NoTimeout", []courier.Option{courier.WithPool(courier.Pool{IdleTimeout: courier.NoTimeout})}},
@@ -179,7 +179,7 @@ func TestOptionsLastWins(t *testing.T) {
 	a := newServer(t, http1, echoHandler())
 	b := newServer(t, http1, echoHandler())
 	s := newSession(t, a, courier.WithBaseURL(a.URL+"/first"), courier.WithBaseURL(b.URL+"/second"),
-		courier.WithUserAgent("one/1"), courier.WithUserAgent("two/2"))
+		courier.Header("User-Agent", "one/1"), courier.Header("User-Agent", "two/2"))
 	var got echoed
 	if _, err := s.Get(t.Context(), "/x", courier.Into(&got)); err != nil {
 		t.Fatalf("Get: %v", err)

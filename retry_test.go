@@ -369,8 +369,8 @@ func TestRetryAfterIsObeyed(t *testing.T) {
 		{"IMF-fixdate", func() string { return date(3 * time.Second) }, 2 * time.Second, 3 * time.Second},
 		{"RFC 850", func() string { return time.Now().Add(3 * time.Second).UTC().Format(time.RFC850) }, 2 * time.Second, 3 * time.Second},
 		{"asctime", func() string { return time.Now().Add(3 * time.Second).UTC().Format(time.ANSIC) }, 2 * time.Second, 3 * time.Second},
-		{"garbage falls back to backoff", func() string { return "soon" }, 0, courier.DefaultBaseDelay},
-		{"negative falls back to backoff", func() string { return "-1" }, 0, courier.DefaultBaseDelay},
+		{"garbage falls back to backoff", func() string { return "soon" }, 0, 100 * time.Millisecond},
+		{"negative falls back to backoff", func() string { return "-1" }, 0, 100 * time.Millisecond},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -527,7 +527,7 @@ func TestRetryBudgetBoundsAmplification(t *testing.T) {
 	if exhausted < requests-capacity/cost {
 		t.Errorf("%d requests said ErrRetryBudget, want at least %d", exhausted, requests-capacity/cost)
 	}
-	if left := s.BudgetLeft(host); left >= cost {
+	if left := s.Stats().BudgetLeft[host]; left >= cost {
 		t.Errorf("BudgetLeft = %d, want less than a retry's cost", left)
 	}
 	failing.Store(false)
@@ -536,7 +536,7 @@ func TestRetryBudgetBoundsAmplification(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if left := s.BudgetLeft(host); left < 7 {
+	if left := s.Stats().BudgetLeft[host]; left < 7 {
 		t.Errorf("BudgetLeft after 7 first-try successes = %d, want refilled by 7", left)
 	}
 	t.Logf("100%% failure: %d requests, %d attempts (%.2f per request), %d said ErrRetryBudget",

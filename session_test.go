@@ -438,7 +438,7 @@ func TestClientStandardSemantics(t *testing.T) {
 		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, ts.URL, nil)
 		req.Header.Set("X-Caller", "1")
 		before := req.Header.Clone()
-		resp, err = s.RoundTripper().RoundTrip(req)
+		resp, err = s.Client().Transport.RoundTrip(req)
 		if err != nil {
 			t.Fatalf("RoundTrip of a 404 = %v, want a response and no error", err)
 		}
@@ -514,7 +514,7 @@ func TestRoundTripperDoesNotMutateRequest(t *testing.T) {
 			if tt.header != nil {
 				before = tt.header.Clone()
 			}
-			resp, err := s.RoundTripper().RoundTrip(req)
+			resp, err := s.Client().Transport.RoundTrip(req)
 			if err != nil {
 				t.Fatalf("RoundTrip = %v", err)
 			}

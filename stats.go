@@ -1,28 +1,27 @@
 package courier
 
 import (
-	"sync"
+	"net/http"
 	"sync/atomic"
 )
 
 // Stats is a snapshot of a session's counters since New; see
 // [Session.Stats]. Counting is cheap enough to leave on: atomic counters on
-// the request path, no locks, no allocations for a request that succeeds.
+// the request path, no locks, no allocations.
 type Stats struct {
 	// Requests counts logical requests started (each redirect hop and retry
 	// is part of its request); InFlight those not finished, streamed bodies
 	// not yet closed included.
 	Requests int64
 	InFlight int64
-	// Attempts counts attempts sent, retries, hedges and net/http's own
-	// resends included.
+	// Attempts counts attempts sent, retries and hedged copies included.
 	Attempts int64
-	// Retries counts retries by reason: a status ("503") or a failure kind
-	// ("timeout", "connection lost").
-	Retries map[string]int64
-	// Failures counts requests that failed without a response, by kind
-	// ("timeout", "connect failed", "circuit open", ...).
-	Failures map[string]int64
+	// RetriesByStatus counts the retries after a status (503: n), and
+	// RetriesByKind those after a failure without a response, by its kind.
+	RetriesByStatus map[int]int64
+	RetriesByKind   map[Kind]int64
+	// Failures counts requests that failed without a response, by kind.
+	Failures map[Kind]int64
 	// Statuses counts final responses by class: "1xx" to "5xx".
 	Statuses map[string]int64
 	// ConnsOpened counts the connections the session opened (TCP
@@ -45,28 +44,9 @@ type counters struct {
 	requests, attempts    atomic.Int64
 	connsNew, connsReused atomic.Int64
 	statuses              [6]atomic.Int64 // by StatusCode/100; 0 for anything else
-	retries, failures     countMap
-}
-
-// countMap counts by name. Names are few (statuses, kinds), so entries are
-// made once and then only loaded.
-type countMap struct{ m sync.Map } // string -> *atomic.Int64
-
-func (c *countMap) add(name string) {
-	v, ok := c.m.Load(name)
-	if !ok {
-		v, _ = c.m.LoadOrStore(name, new(atomic.Int64))
-	}
-	v.(*atomic.Int64).Add(1)
-}
-
-func (c *countMap) snapshot() map[string]int64 {
-	out := map[string]int64{}
-	c.m.Range(func(k, v any) bool {
-		out[k.(string)] = v.(*atomic.Int64).Load()
-		return true
-	})
-	return out
+	failures              [kindCount]atomic.Int64
+	retriedKinds          [kindCount]atomic.Int64
+	retriedStatuses       [600]atomic.Int64 // by StatusCode; 0 for anything else
 }
 
 func (c *counters) status(code int) {
@@ -77,36 +57,60 @@ func (c *counters) status(code int) {
 	c.statuses[i].Add(1)
 }
 
-func (c *counters) failure(kind error) {
-	name := "other"
-	if kind != nil {
-		name = kindText(kind)
+func (c *counters) failure(kind Kind) {
+	if kind < kindCount {
+		c.failures[kind].Add(1)
 	}
-	c.failures.add(name)
+}
+
+// retried counts a retry after resp, or after a failure of kind.
+func (c *counters) retried(resp *http.Response, kind Kind) {
+	switch {
+	case resp != nil && resp.StatusCode >= 100 && resp.StatusCode < 600:
+		c.retriedStatuses[resp.StatusCode].Add(1)
+	case resp != nil:
+		c.retriedStatuses[0].Add(1)
+	case kind < kindCount:
+		c.retriedKinds[kind].Add(1)
+	}
 }
 
 // Stats returns a snapshot of the session's counters.
 func (s *Session) Stats() Stats {
 	st := Stats{
-		Requests:    s.stats.requests.Load(),
-		InFlight:    s.state.Load() &^ closedBit,
-		Attempts:    s.stats.attempts.Load(),
-		Retries:     s.stats.retries.snapshot(),
-		Failures:    s.stats.failures.snapshot(),
-		Statuses:    map[string]int64{},
-		ConnsOpened: s.stats.connsNew.Load(),
-		ConnsReused: s.stats.connsReused.Load(),
-		BudgetLeft:  map[string]int{},
+		Requests:        s.stats.requests.Load(),
+		InFlight:        s.state.Load() &^ closedBit,
+		Attempts:        s.stats.attempts.Load(),
+		RetriesByStatus: map[int]int64{},
+		RetriesByKind:   map[Kind]int64{},
+		Failures:        map[Kind]int64{},
+		Statuses:        map[string]int64{},
+		ConnsOpened:     s.stats.connsNew.Load(),
+		ConnsReused:     s.stats.connsReused.Load(),
+		BudgetLeft:      map[string]int{},
+	}
+	for k := range kindCount {
+		if n := s.stats.failures[k].Load(); n > 0 {
+			st.Failures[k] = n
+		}
+		if n := s.stats.retriedKinds[k].Load(); n > 0 {
+			st.RetriesByKind[k] = n
+		}
+	}
+	for code := range s.stats.retriedStatuses {
+		if n := s.stats.retriedStatuses[code].Load(); n > 0 {
+			st.RetriesByStatus[code] = n
+		}
 	}
 	for i := 1; i <= 5; i++ {
 		if n := s.stats.statuses[i].Load(); n > 0 {
 			st.Statuses[string(rune('0'+i))+"xx"] = n
 		}
 	}
-	if s.retrier.hosts.breaker != nil {
+	if s.hosts.breaker != nil {
 		st.Breakers = map[string]BreakerState{}
 	}
-	s.retrier.hosts.m.Range(func(k, v any) bool {
+	s.hosts.m.Range(func(k, v any) bool {
 		h := v.(*host)
 		if h.budget != nil {
 			st.BudgetLeft[k.(string)] = h.budgetLeft()

@@ -32,8 +32,8 @@ func TestStatsCountWhatHappened(t *testing.T) {
 		st.ConnsOpened != want.ConnsOpened || st.ConnsReused != want.ConnsReused {
 		t.Errorf("Stats = %+v, want requests 3, attempts 4, in flight 0, 1 connection opened and 3 reused", st)
 	}
-	if st.Retries["503"] != 1 || len(st.Retries) != 1 {
-		t.Errorf("Retries = %v, want 503: 1", st.Retries)
+	if st.RetriesByStatus[503] != 1 || len(st.RetriesByStatus) != 1 || len(st.RetriesByKind) != 0 {
+		t.Errorf("RetriesByStatus = %v, RetriesByKind = %v, want 503: 1 and none", st.RetriesByStatus, st.RetriesByKind)
 	}
 	if st.Statuses["2xx"] != 2 || st.Statuses["4xx"] != 1 {
 		t.Errorf("Statuses = %v, want 2xx: 2, 4xx: 1", st.Statuses)
@@ -43,7 +43,7 @@ func TestStatsCountWhatHappened(t *testing.T) {
 	if st.BudgetLeft[host] != 500-5+2 {
 		t.Errorf("BudgetLeft[%s] = %d, want 497", host, st.BudgetLeft[host])
 	}
-	if f := dead.Stats().Failures; f["connect failed"] != 1 {
+	if f := dead.Stats().Failures; f[courier.ErrConnect] != 1 {
 		t.Errorf("Failures = %v, want connect failed: 1", f)
 	}
 }

@@ -1,8 +1,6 @@
 package courier
 
 import (
-	"context"
-	"net"
 	"net/http"
 	"net/http/httptrace"
 	"sync/atomic"
@@ -13,8 +11,9 @@ import (
 // them ([Response.Timings]); hooks see them per attempt.
 //
 // The default timings cost nothing measurable: Connect and TLS are taken in
-// courier's own dialers, FirstByte and Total around the exchange, Reused and
-// IdleTime from net/http's connection report. [WithDetailedTimings] adds DNS
+// courier's own dialer and carried by the connection, FirstByte and Total
+// around the exchange, Reused and IdleTime from net/http's connection
+// report. [WithDetailedTimings] adds DNS
 // (split out of Connect) and RequestWritten, through httptrace hooks that
 // cost about ten allocations per request.
 type Timings struct {
@@ -53,7 +52,6 @@ func WithDetailedTimings(enable bool) Option {
 // clock holds a call's timings as they come in, from the request's goroutine
 // and from net/http's dialing goroutines alike.
 type clock struct {
-	start        time.Time
 	attemptStart atomic.Int64 // UnixNano
 	dnsStart     atomic.Int64
 	dns          atomic.Int64
@@ -75,32 +73,9 @@ func (c *call) timings() Timings {
 		TLS:            time.Duration(k.tls.Load()),
 		RequestWritten: time.Duration(k.wrote.Load()),
 		FirstByte:      time.Duration(k.firstByte.Load()),
-		Total:          time.Since(k.start),
+		Total:          time.Since(c.start),
 		Reused:         c.reused.Load(),
 		IdleTime:       time.Duration(k.idle.Load()),
-	}
-}
-
-// timedDial wraps a dial so that the call that asked for it learns how long
-// connecting took. The connection may end up serving another request (the
-// pool hands it to whoever waits first); the figure stays with the one that
-// dialed.
-func timedDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		start := time.Now()
-		conn, err := dial(ctx, network, addr)
-		if c := callFrom(ctx); c != nil {
-			// With detailed timings the lookup, timed by its own hooks
-			// during this dial, is reported apart.
-			c.clock.connect.Store(int64(time.Since(start)) - c.clock.dns.Load())
-			if err == nil {
-				// Counted here, not by GotConn: a connection dialed
-				// for a request that got a pooled one first goes to
-				// the pool, and its first use looks like a reuse.
-				c.s.stats.connsNew.Add(1)
-			}
-		}
-		return conn, err
 	}
 }
 

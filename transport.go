@@ -3,12 +3,13 @@ package courier
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"time"
 )
 
-// newTransport builds the session's tuned transport.
+// newTransport builds the session's tuned transport, layer 4 of the path.
 //
 // courier dials TLS itself (DialTLSContext) for direct https connections, so
 // that a failed handshake is known to be one by where it happened and not by
@@ -16,21 +17,18 @@ import (
 // offers only TLS 1.0 with a plain formatted error. The standard transport
 // still runs the handshake for https through a CONNECT proxy; those failures
 // are classified by their types.
-func newTransport(c *config) *http.Transport {
-	dialer := &net.Dialer{Timeout: off(c.timeouts.Dial), KeepAlive: 30 * time.Second}
-	tlsConfig := c.tlsConfig
-	if tlsConfig == nil {
-		tlsConfig = &tls.Config{}
-	}
-	if tlsConfig.MinVersion == 0 {
-		tlsConfig.MinVersion = tls.VersionTLS12
-	}
-	if len(tlsConfig.NextProtos) == 0 {
-		if c.disableHTTP2 {
-			tlsConfig.NextProtos = []string{"http/1.1"}
-		} else {
-			tlsConfig.NextProtos = []string{"h2", "http/1.1"}
-		}
+//
+// Its dialer counts the connections it opens in stats, and each connection
+// carries its own dial and handshake times (dialedConn), which the call
+// that gets it reads from httptrace's GotConn: nothing of a request travels
+// down to the dialer.
+func newTransport(c *config, stats *counters) *http.Transport {
+	d := dialer{
+		net:   &net.Dialer{Timeout: off(c.timeouts.Dial), KeepAlive: 30 * time.Second},
+		stats: stats,
+		tls:   clientTLSConfig(c),
+		// The handshake is bounded here, where courier runs it.
+		handshake: off(c.timeouts.TLSHandshake),
 	}
 	proxy := http.ProxyFromEnvironment
 	if c.proxySet {
@@ -38,8 +36,9 @@ func newTransport(c *config) *http.Transport {
 	}
 	t := &http.Transport{
 		Proxy:                  proxy,
-		DialContext:            timedDial(dialer.DialContext),
-		TLSClientConfig:        tlsConfig,
+		DialContext:            d.dial,
+		DialTLSContext:         d.dialTLS,
+		TLSClientConfig:        d.tls,
 		TLSHandshakeTimeout:    off(c.timeouts.TLSHandshake),
 		ResponseHeaderTimeout:  off(c.timeouts.ResponseHeader),
 		ExpectContinueTimeout:  1 * time.Second,
@@ -47,7 +46,7 @@ func newTransport(c *config) *http.Transport {
 		MaxIdleConnsPerHost:    c.pool.MaxIdleConnsPerHost,
 		MaxConnsPerHost:        c.pool.MaxConnsPerHost,
 		IdleConnTimeout:        off(c.pool.IdleTimeout),
-		MaxResponseHeaderBytes: DefaultMaxResponseHeaderBytes,
+		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 		// courier decodes gzip and deflate itself, with the decoded size
 		// counted against the body limit.
 		DisableCompression: true,
@@ -57,44 +56,110 @@ func newTransport(c *config) *http.Transport {
 		// A non-nil empty map turns HTTP/2 off (net/http documents this).
 		t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
-	handshakeTimeout := off(c.timeouts.TLSHandshake)
-	t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		raw, err := timedDial(dialer.DialContext)(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil {
-			raw.Close()
-			return nil, err
-		}
-		cfg := tlsConfig
-		if cfg.ServerName == "" {
-			cfg = cfg.Clone()
-			cfg.ServerName = host
-		}
-		conn := tls.Client(raw, cfg)
-		hctx := ctx
-		if handshakeTimeout > 0 {
-			var cancel context.CancelFunc
-			hctx, cancel = context.WithTimeout(ctx, handshakeTimeout)
-			defer cancel()
-		}
-		tlsStart := time.Now()
-		err = conn.HandshakeContext(hctx)
-		if c := callFrom(ctx); c != nil {
-			c.clock.tls.Store(int64(time.Since(tlsStart)))
-		}
-		if err != nil {
-			raw.Close()
-			if ctx.Err() != nil {
-				// The request ended (canceled or timed out): not a TLS
-				// failure.
-				return nil, ctx.Err()
-			}
-			return nil, &tlsError{err}
-		}
-		return conn, nil
-	}
 	return t
+}
+
+// maxResponseHeaderBytes caps the size of response headers.
+const maxResponseHeaderBytes = 1 << 20
+
+// clientTLSConfig returns the session's TLS configuration with courier's
+// defaults filled in: TLS 1.2 at least, and h2 offered unless turned off.
+func clientTLSConfig(c *config) *tls.Config {
+	cfg := c.tlsConfig
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	if cfg.MinVersion == 0 {
+		cfg.MinVersion = tls.VersionTLS12
+	}
+	if len(cfg.NextProtos) == 0 {
+		if c.disableHTTP2 {
+			cfg.NextProtos = []string{"http/1.1"}
+		} else {
+			cfg.NextProtos = []string{"h2", "http/1.1"}
+		}
+	}
+	return cfg
+}
+
+// dialer makes the session's connections.
+type dialer struct {
+	net       *net.Dialer
+	stats     *counters
+	tls       *tls.Config
+	handshake time.Duration
+}
+
+// dial makes a TCP connection, counts it, and records how long it took.
+func (d dialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	start := time.Now()
+	conn, err := d.net.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	d.stats.connsNew.Add(1)
+	return &dialedConn{Conn: conn, times: connTimes{connect: time.Since(start)}}, nil
+}
+
+// dialTLS makes a TCP connection and runs the TLS handshake on it.
+func (d dialer) dialTLS(ctx context.Context, network, addr string) (net.Conn, error) {
+	raw, err := d.dial(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	cfg := d.tls
+	if cfg.ServerName == "" {
+		cfg = cfg.Clone()
+		cfg.ServerName = host
+	}
+	conn := tls.Client(raw, cfg)
+	hctx := ctx
+	if d.handshake > 0 {
+		var cancel context.CancelFunc
+		hctx, cancel = context.WithTimeout(ctx, d.handshake)
+		defer cancel()
+	}
+	start := time.Now()
+	err = conn.HandshakeContext(hctx)
+	raw.(*dialedConn).times.tls = time.Since(start)
+	if err != nil {
+		raw.Close()
+		if ctx.Err() != nil {
+			// The request ended (canceled or timed out): not a TLS
+			// failure.
+			return nil, ctx.Err()
+		}
+		return nil, &tlsError{err}
+	}
+	return conn, nil
+}
+
+// connTimes is how long a connection took to make.
+type connTimes struct{ connect, tls time.Duration }
+
+// dialedConn is a connection courier's dialer made, with its times.
+type dialedConn struct {
+	net.Conn
+	times connTimes
+}
+
+// ReadFrom keeps the TCP connection's fast path (sendfile, splice) for
+// request bodies.
+func (c *dialedConn) ReadFrom(r io.Reader) (int64, error) { return io.Copy(c.Conn, r) }
+
+// dialTimes returns the times of a connection courier's dialer made, TLS
+// or not, and whether it was one.
+func dialTimes(conn net.Conn) (connTimes, bool) {
+	if tc, ok := conn.(*tls.Conn); ok {
+		conn = tc.NetConn()
+	}
+	if dc, ok := conn.(*dialedConn); ok {
+		return dc.times, true
+	}
+	return connTimes{}, false
 }

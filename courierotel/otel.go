@@ -72,7 +72,7 @@ type instruments struct {
 }
 
 // Options returns the courier options that instrument a session: a request
-// middleware for the logical span and an attempt middleware for the attempt
+// interceptor for the logical span and an attempt middleware for the attempt
 // spans, the propagation and the duration histogram.
 func Options(opts ...Option) ([]courier.Option, error) {
 	c := newConfig(opts)
@@ -85,7 +85,7 @@ func Options(opts ...Option) ([]courier.Option, error) {
 		return nil, err
 	}
 	in := &instruments{tracer: c.tp.Tracer(ScopeName), prop: c.prop, duration: dur}
-	return []courier.Option{courier.WithRequestMiddleware(in.request), courier.WithMiddleware(in.attempt)}, nil
+	return []courier.Option{courier.WithInterceptors(in.request), courier.WithMiddleware(in.attempt)}, nil
 }
 
 // state is shared by a request's span and its attempts' spans.
@@ -111,25 +111,23 @@ func baseAttrs(req *http.Request) []attribute.KeyValue {
 	}
 }
 
-func (in *instruments) request(next http.RoundTripper) http.RoundTripper {
-	return courier.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
-		st := &state{}
-		ctx, span := in.tracer.Start(req.Context(), req.Method,
-			trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(baseAttrs(req)...))
-		ctx = context.WithValue(ctx, stateKey{}, st)
-		resp, err := next.RoundTrip(req.WithContext(ctx))
-		if n := st.attempts.Load(); n > 1 {
-			span.SetAttributes(attribute.Int("http.request.resend_count", int(n-1)))
-		}
-		end(span, resp, err)
-		if err != nil || resp.Body == nil {
-			span.End()
-			return resp, err
-		}
-		// The request lasts until its body is read or closed.
-		resp.Body = &spanBody{ReadCloser: resp.Body, span: span}
-		return resp, nil
-	})
+func (in *instruments) request(req *http.Request, next courier.RoundTripperFunc) (*http.Response, error) {
+	st := &state{}
+	ctx, span := in.tracer.Start(req.Context(), req.Method,
+		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(baseAttrs(req)...))
+	ctx = context.WithValue(ctx, stateKey{}, st)
+	resp, err := next(req.WithContext(ctx))
+	if n := st.attempts.Load(); n > 1 {
+		span.SetAttributes(attribute.Int("http.request.resend_count", int(n-1)))
+	}
+	end(span, resp, err)
+	if err != nil || resp.Body == nil {
+		span.End()
+		return resp, err
+	}
+	// The request lasts until its body is read or closed.
+	resp.Body = &spanBody{ReadCloser: resp.Body, span: span}
+	return resp, nil
 }
 
 func (in *instruments) attempt(next http.RoundTripper) http.RoundTripper {
@@ -248,8 +246,11 @@ func ObserveStats(s *courier.Session, opts ...Option) (stop func() error, err er
 		st := s.Stats()
 		o.ObserveInt64(requests, st.Requests)
 		o.ObserveInt64(attempts, st.Attempts)
-		for reason, n := range st.Retries {
-			o.ObserveInt64(retries, n, metric.WithAttributes(attribute.String("reason", reason)))
+		for code, n := range st.RetriesByStatus {
+			o.ObserveInt64(retries, n, metric.WithAttributes(attribute.String("reason", strconv.Itoa(code))))
+		}
+		for kind, n := range st.RetriesByKind {
+			o.ObserveInt64(retries, n, metric.WithAttributes(attribute.String("reason", kind.String())))
 		}
 		o.ObserveInt64(conns, st.ConnsOpened, metric.WithAttributes(attribute.String("state", "opened")))
 		o.ObserveInt64(conns, st.ConnsReused, metric.WithAttributes(attribute.String("state", "reused")))

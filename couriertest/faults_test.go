@@ -44,10 +44,10 @@ func TestFaultsErrorKinds(t *testing.T) {
 		cause any
 		calls int
 	}{
-		{"reset", couriertest.Reset(), courier.ErrConnLost, syscall.ECONNRESET, courier.DefaultMaxAttempts},
-		{"refused", couriertest.Refused(), courier.ErrConnect, syscall.ECONNREFUSED, courier.DefaultMaxAttempts},
-		{"timeout", couriertest.Timeout(), courier.ErrTimeout, &opErr, courier.DefaultMaxAttempts},
-		{"dns", couriertest.DNSFailure(), courier.ErrDNS, &dnsErr, courier.DefaultMaxAttempts},
+		{"reset", couriertest.Reset(), courier.ErrConnLost, syscall.ECONNRESET, 3},
+		{"refused", couriertest.Refused(), courier.ErrConnect, syscall.ECONNREFUSED, 3},
+		{"timeout", couriertest.Timeout(), courier.ErrTimeout, &opErr, 3},
+		{"dns", couriertest.DNSFailure(), courier.ErrDNS, &dnsErr, 3},
 		{"tls unknown authority", couriertest.TLSFailure(), courier.ErrTLS, &uaErr, 1},
 		{"tls verification", couriertest.TLSFailure(), courier.ErrTLS, &cvErr, 1},
 	}

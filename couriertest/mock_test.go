@@ -302,8 +302,8 @@ func TestMockRespondFuncError(t *testing.T) {
 	r := m.On("GET", "/").RespondFunc(func(*http.Request) (*http.Response, error) { return nil, io.ErrUnexpectedEOF })
 	s := mockSession(t, m)
 	_, err := s.Get(t.Context(), "/")
-	if !errors.Is(err, courier.ErrConnLost) || !errors.Is(err, io.ErrUnexpectedEOF) || r.Calls() != courier.DefaultMaxAttempts {
-		t.Errorf("Get = %v after %d calls, want ErrConnLost and io.ErrUnexpectedEOF after %d", err, r.Calls(), courier.DefaultMaxAttempts)
+	if !errors.Is(err, courier.ErrConnLost) || !errors.Is(err, io.ErrUnexpectedEOF) || r.Calls() != 3 {
+		t.Errorf("Get = %v after %d calls, want ErrConnLost and io.ErrUnexpectedEOF after %d", err, r.Calls(), 3)
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/cookiejar"
 	"github.com/courierhttp/courier/sessionfile"
 )
 
@@ -87,7 +87,7 @@ func TestConcurrentWriters(t *testing.T) {
 
 func setCookie(t *testing.T, f *sessionfile.File, name, value string) {
 	t.Helper()
-	if err := f.Jar.Set(courier.StoredCookie{Name: name, Value: value, Domain: "example.com", Path: "/"}); err != nil {
+	if err := f.Jar.Set(cookiejar.Cookie{Name: name, Value: value, Domain: "example.com", Path: "/"}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -168,7 +168,7 @@ func TestMergeExpiryIsNotDeletion(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.json")
 	now := time.Now()
 	start := sessionfile.New(path)
-	short := courier.StoredCookie{Name: "sid", Value: "old", Domain: "example.com", Path: "/", Expires: now.Add(time.Hour)}
+	short := cookiejar.Cookie{Name: "sid", Value: "old", Domain: "example.com", Path: "/", Expires: now.Add(time.Hour)}
 	if err := start.Jar.Set(short); err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestMergeExpiryIsNotDeletion(t *testing.T) {
 	// Two hours on for w1: its sid has expired.
 	later := func() time.Time { return now.Add(2 * time.Hour) }
 	old := w1.Jar.All()
-	w1.Jar = courier.NewJar(courier.JarOptions{Now: later})
+	w1.Jar = cookiejar.New(cookiejar.Options{Now: later})
 	if err := w1.Jar.Load(old); err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@
 // any change to the format bumps it. Headers map a name to its values;
 // auth is null or one of {"type": "basic" | "digest", "username",
 // "password"} and {"type": "bearer", "token"}; each cookie has every
-// attribute a [courier.Jar] keeps, times in RFC 3339 (UTC, to the
+// attribute a [cookiejar.Jar] keeps, times in RFC 3339 (UTC, to the
 // nanosecond), expires null for a session cookie:
 //
 //	{
@@ -79,7 +79,7 @@
 //
 // # Cookies on load
 //
-// Cookies are loaded through [courier.Jar.Load], so a cookie from a file
+// Cookies are loaded through [cookiejar.Jar.Load], so a cookie from a file
 // meets the rules of a fresh Set-Cookie: a host-only cookie stays host-only,
 // a cookie for a public suffix or with a broken __Host- or __Secure-
 // prefix is refused, the jar's limits hold. A refused cookie does not fail

@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
-	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/cookiejar"
 )
 
 // maxFileSize bounds what Load reads: a full jar (3000 cookies of 4 KiB)
@@ -206,8 +206,8 @@ func parseAuth(raw json.RawMessage) (*Auth, error) {
 	return &a, nil
 }
 
-func parseCookie(raw json.RawMessage, where string) (courier.StoredCookie, error) {
-	var c courier.StoredCookie
+func parseCookie(raw json.RawMessage, where string) (cookiejar.Cookie, error) {
+	var c cookiejar.Cookie
 	o, err := asObject(raw, where)
 	if err != nil {
 		return c, err

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/cookiejar"
 )
 
 // The fuzz targets run Load's and Save's code in memory (parse, the jar,
@@ -45,9 +45,9 @@ func sameIdentity(t *testing.T, f, g *File, now time.Time) {
 	if !sameAuth(f.Auth, g.Auth) {
 		t.Errorf("Auth: reloaded %v, loaded %v", g.Auth, f.Auth)
 	}
-	live := func(cs []courier.StoredCookie) []courier.StoredCookie {
-		cs = slices.DeleteFunc(cs, func(c courier.StoredCookie) bool { return expired(c, now) })
-		slices.SortFunc(cs, func(a, b courier.StoredCookie) int {
+	live := func(cs []cookiejar.Cookie) []cookiejar.Cookie {
+		cs = slices.DeleteFunc(cs, func(c cookiejar.Cookie) bool { return expired(c, now) })
+		slices.SortFunc(cs, func(a, b cookiejar.Cookie) int {
 			return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Domain, b.Domain), cmp.Compare(a.Path, b.Path))
 		})
 		return cs

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/cookiejar"
 )
 
 // ImportHTTPie adds the identity of the HTTPie session file at path to f:
@@ -73,7 +73,7 @@ func (f *File) importHTTPie(data []byte, host string) error {
 		f.Auth = imp.auth
 	}
 	if f.Jar == nil {
-		f.Jar = courier.NewJar(courier.JarOptions{})
+		f.Jar = cookiejar.New(cookiejar.Options{})
 	}
 	// HTTPie keeps no creation time: the cookies are created now, in the
 	// file's order.
@@ -105,7 +105,7 @@ func readHTTPie(path string) ([]byte, error) {
 type imported struct {
 	header  http.Header
 	auth    *Auth
-	cookies []courier.StoredCookie
+	cookies []cookiejar.Cookie
 }
 
 func parseHTTPie(data []byte, host string) (imported, error) {
@@ -208,7 +208,7 @@ func httpieHeaders(raw json.RawMessage) (http.Header, error) {
 
 // httpieCookies reads cookies as an object of names to attributes (before
 // HTTPie 3.1) or a list of attributes with a name (3.1 and later).
-func httpieCookies(raw json.RawMessage, host string) ([]courier.StoredCookie, error) {
+func httpieCookies(raw json.RawMessage, host string) ([]cookiejar.Cookie, error) {
 	if raw == nil || isNull(raw) {
 		return nil, nil
 	}
@@ -236,7 +236,7 @@ func httpieCookies(raw json.RawMessage, host string) ([]courier.StoredCookie, er
 	default:
 		return nil, errors.New("cookies: want an object or an array")
 	}
-	cookies := make([]courier.StoredCookie, 0, len(items))
+	cookies := make([]cookiejar.Cookie, 0, len(items))
 	for _, o := range items {
 		c, err := httpieCookie(o, host)
 		if err != nil {
@@ -247,8 +247,8 @@ func httpieCookies(raw json.RawMessage, host string) ([]courier.StoredCookie, er
 	return cookies, nil
 }
 
-func httpieCookie(o object, host string) (courier.StoredCookie, error) {
-	var c courier.StoredCookie
+func httpieCookie(o object, host string) (cookiejar.Cookie, error) {
+	var c cookiejar.Cookie
 	var err error
 	if c.Name, err = o.str("name"); err != nil {
 		return c, err

@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/cookiejar"
 	"github.com/courierhttp/courier/sessionfile"
 )
 
 // sentTo returns "a=1; b=2" for the cookies jar sends to raw.
-func sentTo(t *testing.T, jar *courier.Jar, raw string) string {
+func sentTo(t *testing.T, jar *cookiejar.Jar, raw string) string {
 	t.Helper()
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -47,7 +47,7 @@ func TestImportHTTPie(t *testing.T) {
 		host    string
 		header  http.Header
 		auth    sessionfile.Auth
-		cookies []courier.StoredCookie
+		cookies []cookiejar.Cookie
 		sent    map[string]string // URL: the cookies sent to it
 	}{
 		{
@@ -56,7 +56,7 @@ func TestImportHTTPie(t *testing.T) {
 			host:   "api.example.com:8443",
 			header: http.Header{"Accept": {"application/json"}, "X-Api-Version": {"2"}},
 			auth:   sessionfile.Auth{Type: "basic", Username: "alice", Password: "s3cr3t:pass:word"},
-			cookies: []courier.StoredCookie{
+			cookies: []cookiejar.Cookie{
 				{Name: "csrftoken", Value: "s3cr3t-csrf", Domain: "api.example.com", HostOnly: true, Path: "/", Secure: true, Expires: y2100},
 				{Name: "sessionid", Value: "s3cr3t-session", Domain: "api.example.com", HostOnly: true, Path: "/"},
 			},
@@ -74,7 +74,7 @@ func TestImportHTTPie(t *testing.T) {
 			host:   "api.example.com",
 			header: http.Header{"Accept": {"application/json"}, "X-Trace": {"one", "two"}},
 			auth:   sessionfile.Auth{Type: "bearer", Token: "s3cr3t-token"},
-			cookies: []courier.StoredCookie{
+			cookies: []cookiejar.Cookie{
 				{Name: "team", Value: "blue", Domain: "example.com", Path: "/", Expires: y2100.Add(500 * time.Millisecond)},
 				{Name: "sessionid", Value: "s3cr3t session", Quoted: true, Domain: "api.example.com", HostOnly: true, Path: "/v1", Secure: true},
 				{Name: "legacy", Value: "unbound", Domain: "api.example.com", HostOnly: true, Path: "/"},
@@ -93,7 +93,7 @@ func TestImportHTTPie(t *testing.T) {
 			host:    "localhost:8080",
 			header:  http.Header{"User-Agent": {"my-tool/1.0"}},
 			auth:    sessionfile.Auth{Type: "digest", Username: "bob", Password: "s3cr3t-password"},
-			cookies: []courier.StoredCookie{{Name: "sid", Value: "s3cr3t-sid", Domain: "localhost", HostOnly: true, Path: "/"}},
+			cookies: []cookiejar.Cookie{{Name: "sid", Value: "s3cr3t-sid", Domain: "localhost", HostOnly: true, Path: "/"}},
 			sent:    map[string]string{"http://localhost:8080/": "sid=s3cr3t-sid", "http://127.0.0.1/": ""},
 		},
 	}

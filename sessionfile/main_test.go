@@ -11,7 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/cookiejar"
 	"github.com/courierhttp/courier/sessionfile"
 )
 
@@ -58,7 +58,7 @@ func writeRound(path, id string, round int) error {
 		return err
 	}
 	// A site per writer: a jar keeps at most 50 cookies per site.
-	c := courier.StoredCookie{Name: fmt.Sprintf("%s-%d", id, round), Value: "v", Domain: id + ".test", Path: "/"}
+	c := cookiejar.Cookie{Name: fmt.Sprintf("%s-%d", id, round), Value: "v", Domain: id + ".test", Path: "/"}
 	if err := f.Jar.Set(c); err != nil {
 		return err
 	}

@@ -7,23 +7,23 @@ import (
 	"slices"
 	"time"
 
-	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/cookiejar"
 )
 
 // identity is what a session file holds.
 type identity struct {
 	header  http.Header
 	auth    *Auth
-	cookies map[cookieKey]courier.StoredCookie
+	cookies map[cookieKey]cookiejar.Cookie
 	// order is each cookie's place in its jar or file. Among cookies
 	// created at the same instant (those of one response), it keeps the
 	// order in which the jar sends them.
 	order map[cookieKey]int
 }
 
-func (id *identity) addCookie(c courier.StoredCookie, place int) {
+func (id *identity) addCookie(c cookiejar.Cookie, place int) {
 	if id.cookies == nil {
-		id.cookies, id.order = map[cookieKey]courier.StoredCookie{}, map[cookieKey]int{}
+		id.cookies, id.order = map[cookieKey]cookiejar.Cookie{}, map[cookieKey]int{}
 	}
 	k := keyOf(c)
 	id.cookies[k], id.order[k] = c, place
@@ -32,13 +32,13 @@ func (id *identity) addCookie(c courier.StoredCookie, place int) {
 // sortedCookies returns the cookies oldest first, in their order among
 // those of the same age, and by name, domain and path after that, for a
 // stable file.
-func (id identity) sortedCookies() []courier.StoredCookie {
+func (id identity) sortedCookies() []cookiejar.Cookie {
 	keys := slices.SortedFunc(maps.Keys(id.cookies), func(a, b cookieKey) int {
 		ca, cb := id.cookies[a], id.cookies[b]
 		return cmp.Or(ca.Created.Compare(cb.Created), cmp.Compare(id.order[a], id.order[b]),
 			cmp.Compare(a.name, b.name), cmp.Compare(a.domain, b.domain), cmp.Compare(a.path, b.path))
 	})
-	out := make([]courier.StoredCookie, len(keys))
+	out := make([]cookiejar.Cookie, len(keys))
 	for i, k := range keys {
 		out[i] = id.cookies[k]
 	}
@@ -49,7 +49,7 @@ func (id identity) sortedCookies() []courier.StoredCookie {
 // with the same name, domain and path.
 type cookieKey struct{ name, domain, path string }
 
-func keyOf(c courier.StoredCookie) cookieKey { return cookieKey{c.Name, c.Domain, c.Path} }
+func keyOf(c cookiejar.Cookie) cookieKey { return cookieKey{c.Name, c.Domain, c.Path} }
 
 // merge is a three-way merge of ours (this writer's identity now) and disk
 // (the file now) against base (this writer's identity at its last Load or
@@ -106,7 +106,7 @@ func union[K comparable, V any](ms ...map[K]V) []K {
 	return keys
 }
 
-func expired(c courier.StoredCookie, now time.Time) bool {
+func expired(c cookiejar.Cookie, now time.Time) bool {
 	return !c.Expires.IsZero() && !c.Expires.After(now)
 }
 
@@ -118,7 +118,7 @@ func sameAuth(a, b *Auth) bool {
 }
 
 // sameCookie compares every attribute, times as instants.
-func sameCookie(a, b courier.StoredCookie) bool {
+func sameCookie(a, b cookiejar.Cookie) bool {
 	return a.Name == b.Name && a.Value == b.Value && a.Quoted == b.Quoted &&
 		a.Domain == b.Domain && a.HostOnly == b.HostOnly && a.Path == b.Path &&
 		a.Expires.Equal(b.Expires) && a.Secure == b.Secure && a.HttpOnly == b.HttpOnly &&

@@ -20,6 +20,7 @@ import (
 	"github.com/mccutchen/go-httpbin/v2/httpbin"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/cookiejar"
 	"github.com/courierhttp/courier/sessionfile"
 )
 
@@ -132,7 +133,7 @@ func TestRoundTripThroughASession(t *testing.T) {
 	f := sessionfile.New(path)
 	// The first session's jar runs ten minutes behind: its 60-second
 	// cookie has long expired by the time the file is written and read.
-	f.Jar = courier.NewJar(courier.JarOptions{Now: (&clock{now: time.Now().Add(-10 * time.Minute)}).Now})
+	f.Jar = cookiejar.New(cookiejar.Options{Now: (&clock{now: time.Now().Add(-10 * time.Minute)}).Now})
 	f.UpdateHeaders(http.Header{
 		"X-Client":      {"courier-test"},
 		"Content-Type":  {"application/json"},
@@ -153,7 +154,7 @@ func TestRoundTripThroughASession(t *testing.T) {
 	mustSave(t, f)
 
 	g := mustLoad(t, path)
-	var want []courier.StoredCookie
+	var want []cookiejar.Cookie
 	for _, c := range before {
 		if c.Name != "flash" {
 			want = append(want, c)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/auth"
+	"github.com/courierhttp/courier/cookiejar"
 )
 
 // Version is the format version this package writes, in the file's
@@ -124,9 +125,9 @@ type File struct {
 	// Auth is the stored authentication, or nil for none.
 	Auth *Auth
 	// Jar holds the stored cookies. Load and New make one with the default
-	// [courier.JarOptions]. A nil Jar means no cookies: a session built
+	// [cookiejar.Options]. A nil Jar means no cookies: a session built
 	// with Options gets none, and Save deletes those the file had.
-	Jar *courier.Jar
+	Jar *cookiejar.Jar
 	// Refused lists the cookies of the file that Jar refused when Load read
 	// them (a domain that has become a public suffix, a broken prefix
 	// rule), or that [File.ImportHTTPie] could not store: one error each,
@@ -149,7 +150,7 @@ type File struct {
 // cookies, no auth. It reads nothing; Save merges it into the file at path
 // if there is one by then.
 func New(path string) *File {
-	return &File{Header: http.Header{}, Jar: courier.NewJar(courier.JarOptions{}), path: path}
+	return &File{Header: http.Header{}, Jar: cookiejar.New(cookiejar.Options{}), path: path}
 }
 
 // Load reads the session file at path.
@@ -168,7 +169,7 @@ func New(path string) *File {
 // that cannot be sent, a version from a newer courier) is a [*FormatError]
 // naming the path and the problem, never quoting the file's content.
 //
-// Cookies go through [courier.Jar.Load], so they meet the rules a fresh
+// Cookies go through [cookiejar.Jar.Load], so they meet the rules a fresh
 // Set-Cookie does; those the jar refuses are listed in f.Refused rather
 // than failing the load, so that one cookie gone bad (say, for a domain the
 // public suffix list has since made a suffix) does not lock the identity
@@ -191,7 +192,7 @@ func fromIdentity(path string, id identity) *File {
 		a := *id.auth
 		f.Auth = &a
 	}
-	f.Jar = courier.NewJar(courier.JarOptions{})
+	f.Jar = cookiejar.New(cookiejar.Options{})
 	// In the order of the file, so that the jar sends them in the order
 	// it did.
 	f.Refused = loadCookies(f.Jar, id.sortedCookies())
@@ -200,7 +201,7 @@ func fromIdentity(path string, id identity) *File {
 
 // loadCookies stores cookies in jar, in order, and returns the jar's
 // reasons for those it refused.
-func loadCookies(jar *courier.Jar, cookies []courier.StoredCookie) []error {
+func loadCookies(jar *cookiejar.Jar, cookies []cookiejar.Cookie) []error {
 	err := jar.Load(cookies)
 	if err == nil {
 		return nil
@@ -395,7 +396,7 @@ func canonicalHeader(h http.Header) http.Header {
 	return out
 }
 
-func checkTimes(c courier.StoredCookie) error {
+func checkTimes(c cookiejar.Cookie) error {
 	for _, t := range []struct {
 		name string
 		t    time.Time

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/cookiejar"
 	"github.com/courierhttp/courier/sessionfile"
 )
 
@@ -75,19 +75,19 @@ func mustSave(t testing.TB, f *sessionfile.File) {
 }
 
 // sameCookie compares every attribute, times as instants.
-func sameCookie(a, b courier.StoredCookie) bool {
+func sameCookie(a, b cookiejar.Cookie) bool {
 	return a.Name == b.Name && a.Value == b.Value && a.Quoted == b.Quoted &&
 		a.Domain == b.Domain && a.HostOnly == b.HostOnly && a.Path == b.Path &&
 		a.Expires.Equal(b.Expires) && a.Secure == b.Secure && a.HttpOnly == b.HttpOnly &&
 		a.SameSite == b.SameSite && a.Created.Equal(b.Created)
 }
 
-func byKey(a, b courier.StoredCookie) int {
+func byKey(a, b cookiejar.Cookie) int {
 	return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Domain, b.Domain), cmp.Compare(a.Path, b.Path))
 }
 
 // diffCookies describes how got differs from want, in any order.
-func diffCookies(got, want []courier.StoredCookie) string {
+func diffCookies(got, want []cookiejar.Cookie) string {
 	got, want = slices.Clone(got), slices.Clone(want)
 	slices.SortFunc(got, byKey)
 	slices.SortFunc(want, byKey)
@@ -125,7 +125,7 @@ func TestLoadSample(t *testing.T) {
 	if len(f.Refused) != 0 {
 		t.Errorf("Refused = %v, want none", f.Refused)
 	}
-	want := []courier.StoredCookie{
+	want := []cookiejar.Cookie{
 		{Name: "sid", Value: "s3cr3t-sid", Domain: "www.example.com", HostOnly: true, Path: "/",
 			Expires: time.Date(2099, 1, 2, 15, 4, 5, 0, time.UTC), Secure: true, HttpOnly: true,
 			SameSite: http.SameSiteStrictMode, Created: time.Date(2026, 1, 2, 10, 0, 0, 123456789, time.UTC)},
@@ -356,7 +356,7 @@ func TestSaveFailureKeepsLastGoodFile(t *testing.T) {
 			f.Header["Bad Name"] = []string{"s3cr3t"}
 		}, `"Bad Name" is not a valid header name`, nil},
 		{"cookie expiring after the year 9999", func(t *testing.T, f *sessionfile.File, _ string) {
-			c := courier.StoredCookie{Name: "forever", Value: "s3cr3t", Domain: "example.com", Path: "/",
+			c := cookiejar.Cookie{Name: "forever", Value: "s3cr3t", Domain: "example.com", Path: "/",
 				Expires: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
 			if err := f.Jar.Set(c); err != nil {
 				t.Fatal(err)

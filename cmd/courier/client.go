@@ -61,10 +61,10 @@ func sessionOptions(a *args, sf *sessionfile.File, rec *sent, extra ...courier.O
 	origin := &url.URL{Scheme: a.url.Scheme, Host: a.url.Host}
 	opts := []courier.Option{courier.WithBaseURL(origin.String())}
 	opts = append(opts, sf.Options()...)
-	if a.follow {
+	if a.follow && a.maxRedirects > 0 {
 		opts = append(opts, courier.WithRedirects(a.maxRedirects))
 	} else {
-		opts = append(opts, courier.WithRedirects(0))
+		opts = append(opts, courier.WithRedirects(courier.NoRedirects))
 	}
 	if a.timeout > 0 {
 		opts = append(opts, courier.WithTimeout(a.timeout))

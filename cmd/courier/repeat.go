@@ -118,7 +118,10 @@ func (r *repeatResult) write(w io.Writer, a *args, st courier.Stats) {
 			round(percentile(r.latencies, 99)), round(r.latencies[len(r.latencies)-1]))
 	}
 	retries := int64(0)
-	for _, v := range st.Retries {
+	for _, v := range st.RetriesByStatus {
+		retries += v
+	}
+	for _, v := range st.RetriesByKind {
 		retries += v
 	}
 	fmt.Fprintf(w, "attempts: %d (%d retries)\n", st.Attempts, retries)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 	"time"
 
@@ -56,8 +57,8 @@ func (t *tracer) hooks() courier.Hooks {
 			}
 			t.printf("%s attempt %d: %s %s: %s in %s (%s)\n", t.paint(colorDim, "trace:"), info.Attempt,
 				info.Request.Method, t.url(info.Request.URL), outcome, round(info.Duration), conn)
-			if info.Reason != "" {
-				t.printf("%s   not retried: %s\n", t.paint(colorDim, "trace:"), info.Reason)
+			if info.Stop != 0 {
+				t.printf("%s   not retried: %s\n", t.paint(colorDim, "trace:"), info.Stop)
 			}
 		},
 		OnRetry: func(info courier.AttemptInfo) {
@@ -66,7 +67,7 @@ func (t *tracer) hooks() courier.Hooks {
 				budget = fmt.Sprintf(", retry budget left %d", info.BudgetLeft)
 			}
 			t.printf("%s   retrying after %s: %s%s\n", t.paint(colorDim, "trace:"), round(info.Wait),
-				t.paint(colorYellow, info.Reason), budget)
+				t.paint(colorYellow, retryReason(info)), budget)
 		},
 		OnRedirect: func(info courier.RedirectInfo) {
 			stripped := ""
@@ -115,4 +116,13 @@ func round(d time.Duration) time.Duration {
 		return d.Round(100 * time.Microsecond)
 	}
 	return d.Round(time.Millisecond)
+}
+
+// retryReason names why an attempt is retried: its status code or its
+// kind of failure.
+func retryReason(info courier.AttemptInfo) string {
+	if info.Response != nil {
+		return strconv.Itoa(info.Response.StatusCode)
+	}
+	return info.Kind.String()
 }

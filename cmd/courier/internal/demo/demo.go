@@ -24,12 +24,14 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/cookiejar"
 )
 
 // Options configure [Run]. The zero value prints plain text.
@@ -160,7 +162,11 @@ func (t *tour) do(ctx context.Context, method, path string, opts ...courier.Requ
 // onRetry is the session's OnRetry hook. It runs on the request's
 // goroutine, so it only notes the retry; the step prints it.
 func (t *tour) onRetry(info courier.AttemptInfo) {
-	line := fmt.Sprintf("attempt %d: %s, retry in %s", info.Attempt, info.Reason, ms(info.Wait))
+	reason := info.Kind.String()
+	if info.Response != nil {
+		reason = strconv.Itoa(info.Response.StatusCode)
+	}
+	line := fmt.Sprintf("attempt %d: %s, retry in %s", info.Attempt, reason, ms(info.Wait))
 	if info.Response != nil {
 		if ra := info.Response.Header.Get("Retry-After"); ra != "" {
 			line += fmt.Sprintf(" (Retry-After: %s)", ra)
@@ -198,12 +204,12 @@ func (t *tour) login(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
-	jar, ok := t.s.Jar().(*courier.Jar)
+	jar, ok := t.s.Jar().(*cookiejar.Jar)
 	if !ok {
-		return fmt.Errorf("the session's jar is a %T, want a *courier.Jar", t.s.Jar())
+		return fmt.Errorf("the session's jar is a %T, want a *cookiejar.Jar", t.s.Jar())
 	}
 	cookies := jar.All()
-	i := slices.IndexFunc(cookies, func(c courier.StoredCookie) bool { return c.Name == SessionCookie })
+	i := slices.IndexFunc(cookies, func(c cookiejar.Cookie) bool { return c.Name == SessionCookie })
 	if i < 0 {
 		return fmt.Errorf("no %q cookie in the jar after the login", SessionCookie)
 	}
@@ -420,7 +426,10 @@ func (t *tour) table() error {
 	attempts := t.srv.requests.Load()
 
 	var retries int64
-	for _, v := range st.Retries {
+	for _, v := range st.RetriesByStatus {
+		retries += v
+	}
+	for _, v := range st.RetriesByKind {
 		retries += v
 	}
 	var failures int64
@@ -439,7 +448,7 @@ func (t *tour) table() error {
 	}
 	row("requests", st.Requests, fmt.Sprintf("the tour made %d calls", len(lat)))
 	row("attempts", st.Attempts, fmt.Sprintf("the server handled %d requests", attempts))
-	row("retries", retries, counts(st.Retries))
+	row("retries", retries, strings.Trim(counts(st.RetriesByStatus)+", "+counts(st.RetriesByKind), ", "))
 	row("failures", failures, counts(st.Failures))
 	row("conns opened", st.ConnsOpened, fmt.Sprintf("the server accepted %d", accepted))
 	row("conns reused", st.ConnsReused, fmt.Sprintf("%.0f%% of attempts", 100*float64(st.ConnsReused)/float64(max(st.Attempts, 1))))
@@ -460,16 +469,16 @@ func (t *tour) table() error {
 	case st.ConnsOpened < 1 || st.ConnsOpened != accepted:
 		return fmt.Errorf("Stats().ConnsOpened = %d, but the server accepted %d connections", st.ConnsOpened, accepted)
 	case retries != FlakyFailures:
-		return fmt.Errorf("Stats().Retries = %v, want %d retries (the flaky step's)", st.Retries, FlakyFailures)
+		return fmt.Errorf("Stats() counts retries %v and %v, want %d retries (the flaky step's)", st.RetriesByStatus, st.RetriesByKind, FlakyFailures)
 	}
 	return nil
 }
 
-// counts formats counters by name, in name order.
-func counts(m map[string]int64) string {
+// counts formats counters by key, in key order.
+func counts[K cmp.Ordered](m map[K]int64) string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%s: %d", k, m[k]))
+		parts = append(parts, fmt.Sprintf("%v: %d", k, m[k]))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -1,0 +1,390 @@
+package courier
+
+import (
+	"context"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// The retry loop: layer 2 of the path. It sends one request of a redirect
+// chain until an attempt succeeds or something stops it, in four named
+// steps per attempt:
+//
+//	gate    wait for the host's rate limit or 429 pause; ask its breaker
+//	send    one attempt (or a hedged group of copies) through the attempt
+//	        stack; for a buffered call, read a 2xx body in full; tell the
+//	        host's breaker and rate limiter what came back
+//	decide  hand back, or retry after a wait: the status table, the hard
+//	        rules, the policy, Retry-After, the deadline, the breaker and
+//	        the budget, in that order
+//	report  stats, logs and hooks
+//
+// It reports up through its return values (tries) and keeps the
+// RoundTripper contract: a final 503 is a response with a nil error.
+
+// loop is the state of one retry loop.
+type loop struct {
+	s   *Session
+	c   *call
+	req *http.Request
+	ctx context.Context
+	h   *host
+	p   *RetryPolicy
+	// deadline is when the request must be done (zero: never).
+	deadline time.Time
+	start    time.Time
+	tries
+}
+
+// attempt is one turn of the loop: what was sent and what came back.
+type attempt struct {
+	n     int
+	req   *http.Request
+	probe bool // a half-open breaker's probe
+	sent  time.Time
+	dur   time.Duration
+	// copies is how many requests the attempt sent (hedging sends more).
+	copies int
+	resp   *http.Response
+	err    error
+	kind   Kind
+	// connected: the attempt got a connection, so it may have reached the
+	// server. reused: the last connection came from the pool.
+	connected, reused bool
+	// release ends the attempt's own context (AttemptTimeout, hedging),
+	// once its body is done with; nil when it has none.
+	release func()
+	body    *bufferedBody
+}
+
+// decision is what the loop does after an attempt.
+type decision struct {
+	final bool          // hand the attempt's result back
+	wait  time.Duration // before the next attempt
+	stop  Kind          // why a failure is handed back, when not the policy
+}
+
+// retryLoop runs the loop for req, a hop of call c.
+func (s *Session) retryLoop(c *call, req *http.Request) (*http.Response, tries, error) {
+	l := loop{s: s, c: c, req: req, ctx: req.Context(), p: &s.cfg.retry, start: time.Now()}
+	l.deadline, _ = c.deadlineOf(l.ctx)
+	if s.cfg.autoIdempotencyKey && (req.Method == http.MethodPost || req.Method == http.MethodPatch) && req.Header.Get("Idempotency-Key") == "" {
+		l.req = req.Clone(l.ctx)
+		l.req.Header.Set("Idempotency-Key", newUUID())
+	}
+	l.h = s.hosts.get(req.URL.Host)
+	for n := 1; ; n++ {
+		var a attempt
+		if err := l.gate(&a, n); err != nil {
+			return nil, l.tries, err
+		}
+		l.send(&a)
+		l.observe(&a)
+		d := l.decide(&a)
+		l.report(&a, d)
+		if d.final {
+			return l.hand(&a, d)
+		}
+		if a.resp != nil {
+			discardResponse(a.resp)
+		}
+		release(a.release)
+		if err := sleepCtx(l.ctx, d.wait); err != nil {
+			// The caller gave up (or the deadline came) during the wait:
+			// report that, not the stale failure.
+			return nil, l.tries, err
+		}
+	}
+}
+
+// gate holds attempt n back for the host's rate limit, and asks its
+// breaker; an error means the attempt may not go.
+func (l *loop) gate(a *attempt, n int) error {
+	if err := l.h.wait(l.ctx, l.deadline); err != nil {
+		return err
+	}
+	if b := l.h.breaker; b != nil {
+		ok, probe := b.allow()
+		if !ok {
+			return fmt.Errorf("%w for %s", ErrCircuitOpen, l.req.URL.Host)
+		}
+		a.probe = probe
+	}
+	a.n, a.req = n, l.req
+	if n > 1 && l.req.Body != nil && l.req.Body != http.NoBody {
+		body, err := l.req.GetBody()
+		if err != nil {
+			return fmt.Errorf("retry: replay body: %w", err)
+		}
+		a.req = l.req.Clone(l.ctx)
+		a.req.Body = body
+	}
+	return nil
+}
+
+// send sends the attempt and notes what came back.
+func (l *loop) send(a *attempt) {
+	if hooks := l.s.cfg.hooks; len(hooks) > 0 {
+		hooks.beforeAttempt(AttemptInfo{Request: a.req, Attempt: a.n, Elapsed: time.Since(l.start), BudgetLeft: l.h.budgetLeft()})
+	}
+	a.sent = time.Now()
+	l.c.clock.attemptStart.Store(a.sent.UnixNano())
+	l.c.clock.dns.Store(0)
+	conns := l.c.conns.Load()
+	if l.s.cfg.hedging != nil && idempotent(a.req.Method) && replayable(a.req) {
+		a.resp, a.release, a.copies, a.err = l.hedged(a.req)
+	} else {
+		a.resp, a.release, a.err = l.one(a.req)
+		a.copies = 1
+	}
+	a.dur = time.Since(a.sent)
+	l.attempts += a.copies
+	a.connected = l.c.conns.Load() > conns
+	a.reused = l.c.reused.Load()
+	if a.err != nil {
+		a.kind = classify(a.err, ctxFailure(l.ctx), a.connected)
+		return
+	}
+	l.c.clock.firstByte.Store(int64(a.dur))
+	if l.c.buffered && a.resp.StatusCode/100 == 2 {
+		l.readBody(a)
+	}
+}
+
+// one sends a single copy under its own timeout, when the policy sets
+// one. release, when not nil, ends the copy's context: call it once the
+// response body is done with.
+func (l *loop) one(req *http.Request) (resp *http.Response, release func(), err error) {
+	if l.p.AttemptTimeout <= 0 {
+		resp, err = l.s.attempt.RoundTrip(req)
+		return resp, nil, err
+	}
+	ctx, cancel := context.WithTimeoutCause(req.Context(), l.p.AttemptTimeout, errAttemptTimeout)
+	resp, err = l.s.attempt.RoundTrip(req.WithContext(ctx))
+	if err != nil && ctx.Err() != nil && req.Context().Err() == nil {
+		err = fmt.Errorf("%w: %w", errAttemptTimeout, err)
+	}
+	return resp, cancel, err
+}
+
+var errAttemptTimeout = &timeoutCause{"attempt"}
+
+// readBody reads a successful attempt's body in full for a buffered call:
+// the caller sees it only then, so a body that breaks on the way is a
+// failed attempt like any other, and retried where that is safe.
+func (l *loop) readBody(a *attempt) {
+	body, err := l.c.readAll(a.resp)
+	if err != nil {
+		release(a.release)
+		a.resp, a.release, a.err = nil, nil, err
+		a.kind = classify(err, ctxFailure(l.ctx), true)
+		return
+	}
+	// Read to its end: the attempt's context has nothing left to guard.
+	release(a.release)
+	a.release = nil
+	a.body = &bufferedBody{data: body}
+	a.resp.Body = a.body
+}
+
+// observe tells the host's breaker and rate limiter what the attempt came
+// to, before the loop decides: a breaker that opens on it stops the retries.
+func (l *loop) observe(a *attempt) {
+	if b := l.h.breaker; b != nil {
+		b.record(b.p.IsFailure(l.info(a)), a.probe)
+	}
+	if a.resp != nil && a.resp.StatusCode == http.StatusTooManyRequests && l.h.limiter != nil {
+		if hint, ok := ParseRetryAfter(a.resp.Header.Get("Retry-After"), time.Now()); ok {
+			l.h.pause(min(hint, l.p.MaxRetryAfter))
+		}
+	}
+}
+
+// decide says what follows an attempt.
+func (l *loop) decide(a *attempt) decision {
+	if a.err == nil && !statusRuleOf(a.resp.StatusCode).transient {
+		if a.n == 1 && a.copies == 1 && l.h.budget != nil {
+			// A first-try success (not one after a hedge).
+			l.h.budget.refund(l.p.Budget.SuccessRefund)
+		}
+		return decision{final: true}
+	}
+	info := l.info(a)
+	if retry, stop := l.allowed(a, info); !retry {
+		return decision{final: true, stop: stop}
+	}
+	wait, stop := l.wait(info)
+	switch {
+	case stop != 0:
+	case l.h.breaker != nil && l.h.breaker.current() == BreakerOpen:
+		stop = ErrCircuitOpen
+	case l.h.budget != nil && !l.h.budget.take(l.cost(a)):
+		stop = ErrRetryBudget
+	}
+	return decision{final: stop != 0, wait: wait, stop: stop}
+}
+
+// allowed applies the rules no policy can override, then the policy.
+// stop says why not, when that is not simply the policy.
+func (l *loop) allowed(a *attempt, info AttemptInfo) (retry bool, stop Kind) {
+	switch {
+	case a.err != nil && a.connected && !repeatable(l.req) && (a.kind == ErrConnLost || a.kind.timeout()):
+		// Whatever else holds, it may have happened: say so.
+		return false, ErrMaybeApplied
+	case a.n >= l.p.MaxAttempts || l.ctx.Err() != nil:
+		return false, 0
+	case a.resp != nil && !statusRuleOf(a.resp.StatusCode).transient:
+		return false, 0
+	case a.kind == ErrTLS || a.kind == ErrInvalidRequest || a.kind == ErrCanceled:
+		return false, 0
+	}
+	nothingSent := a.kind == ErrConnect || a.kind == ErrDNS || a.kind == ErrConnectTimeout
+	if !nothingSent && !repeatable(l.req) {
+		return false, 0
+	}
+	if !replayable(l.req) {
+		return false, ErrBodyNotReplayable
+	}
+	return l.p.ShouldRetry(info), 0
+}
+
+// wait picks the wait before the next attempt and checks it against the
+// deadline and the Retry-After cap.
+func (l *loop) wait(info AttemptInfo) (time.Duration, Kind) {
+	var wait time.Duration
+	if l.p.Backoff != nil {
+		wait = l.p.Backoff(info)
+	} else {
+		wait = backoff(l.p, info.Attempt)
+	}
+	if info.Response != nil {
+		if hint, ok := ParseRetryAfter(info.Response.Header.Get("Retry-After"), time.Now()); ok {
+			if hint > l.p.MaxRetryAfter || !l.deadline.IsZero() && time.Now().Add(hint).After(l.deadline) {
+				return 0, ErrRetryAfterTooLong
+			}
+			wait = max(wait, hint)
+		}
+	}
+	if !l.deadline.IsZero() && !time.Now().Add(wait).Before(l.deadline) {
+		return 0, ErrRetryDeadline
+	}
+	return wait, 0
+}
+
+// backoff is the default full-jitter wait before retry n (n from 1).
+func backoff(p *RetryPolicy, n int) time.Duration {
+	ceiling := p.BaseDelay
+	for i := 1; i < n && ceiling < p.MaxDelay; i++ {
+		ceiling *= 2
+	}
+	ceiling = min(ceiling, p.MaxDelay)
+	if ceiling <= 0 {
+		return 0
+	}
+	return time.Duration(mrand.Int64N(int64(ceiling) + 1))
+}
+
+// cost is what a retry after a takes from the budget.
+func (l *loop) cost(a *attempt) int {
+	if a.kind.timeout() {
+		return l.p.Budget.TimeoutCost
+	}
+	return l.p.Budget.RetryCost
+}
+
+// info describes an attempt for the policy functions and hooks.
+func (l *loop) info(a *attempt) AttemptInfo {
+	return AttemptInfo{Request: a.req, Attempt: a.n, Response: a.resp, Err: a.err, Kind: a.kind,
+		Elapsed: time.Since(l.start), Duration: a.dur, BudgetLeft: l.h.budgetLeft(), Reused: a.reused}
+}
+
+// report tells everyone who counts what the attempt came to.
+func (l *loop) report(a *attempt, d decision) {
+	s := l.s
+	s.stats.attempts.Add(int64(a.copies))
+	if !d.final {
+		s.stats.retried(a.resp, a.kind)
+	}
+	if len(s.cfg.hooks) == 0 && s.cfg.logger == nil {
+		return
+	}
+	info := l.info(a)
+	info.Stop = d.stop
+	s.logAttempt(l.ctx, info, d)
+	if hooks := s.cfg.hooks; len(hooks) > 0 {
+		hooks.afterAttempt(info)
+		if !d.final {
+			info.Wait = d.wait
+			hooks.onRetry(info)
+		}
+	}
+}
+
+// hand returns the attempt's result as the loop's.
+func (l *loop) hand(a *attempt, d decision) (*http.Response, tries, error) {
+	l.stop, l.kind = d.stop, a.kind
+	if a.err != nil {
+		release(a.release)
+		return nil, l.tries, a.err
+	}
+	a.resp.Body = releaseOnClose(a.resp.Body, a.release)
+	l.body = a.body
+	return a.resp, l.tries, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// releaseOnClose runs release, if any, when the body is closed or read to
+// its end.
+func releaseOnClose(rc io.ReadCloser, release func()) io.ReadCloser {
+	if release == nil {
+		return rc
+	}
+	if rc == nil {
+		release()
+		return rc
+	}
+	return &releasingBody{ReadCloser: rc, release: release}
+}
+
+type releasingBody struct {
+	io.ReadCloser
+	release func()
+	once    sync.Once
+}
+
+func (b *releasingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.once.Do(b.release)
+	}
+	return n, err
+}
+
+func (b *releasingBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.release)
+	return err
+}
+
+func release(f func()) {
+	if f != nil {
+		f()
+	}
+}
