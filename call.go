@@ -49,6 +49,8 @@ type call struct {
 
 	// out is what the layers below reported for the last request sent.
 	out outcome
+	// buf holds the body the retry loop read in full (out.body).
+	buf bufferedBody
 }
 
 // outcome is what the redirect loop reports up: the retry loop's report on

@@ -53,7 +53,13 @@ type hedgeResult struct {
 // by the time it returns. sent is how many copies went out; cancel releases
 // the winner's context once its body is done with.
 func (l *loop) hedged(req *http.Request) (resp *http.Response, cancel func(), sent int, err error) {
-	ctx, h, hc := l.ctx, l.h, l.s.cfg.hedging
+	return hedge(l.ctx, l.s.attempt, l.s.cfg.hedging, l.h, l.p.Budget.RetryCost, req)
+}
+
+// hedge is hedged with its inputs spelled out, so that the loop's state
+// stays on its goroutine's stack. Each extra copy takes cost from h's
+// budget.
+func hedge(ctx context.Context, rt http.RoundTripper, hc *Hedging, h *host, cost int, req *http.Request) (resp *http.Response, cancel func(), sent int, err error) {
 	results := make(chan hedgeResult, 1+hc.MaxExtra)
 	var cancels []context.CancelFunc
 	launch := func(areq *http.Request) {
@@ -61,7 +67,7 @@ func (l *loop) hedged(req *http.Request) (resp *http.Response, cancel func(), se
 		i := len(cancels)
 		cancels = append(cancels, acancel)
 		go func() {
-			resp, err := l.s.attempt.RoundTrip(areq.WithContext(actx))
+			resp, err := rt.RoundTrip(areq.WithContext(actx))
 			results <- hedgeResult{i, resp, err}
 		}()
 	}
@@ -83,7 +89,7 @@ func (l *loop) hedged(req *http.Request) (resp *http.Response, cancel func(), se
 			}
 			last = &res
 		case <-timer.C:
-			if len(cancels) > hc.MaxExtra || (h.budget != nil && !h.budget.take(l.p.Budget.RetryCost)) {
+			if len(cancels) > hc.MaxExtra || (h.budget != nil && !h.budget.take(cost)) {
 				continue
 			}
 			areq := req

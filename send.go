@@ -187,7 +187,8 @@ func (l *loop) readBody(a *attempt) {
 	// Read to its end: the attempt's context has nothing left to guard.
 	release(a.release)
 	a.release = nil
-	a.body = &bufferedBody{data: body}
+	l.c.buf = bufferedBody{data: body}
+	a.body = &l.c.buf
 	a.resp.Body = a.body
 }
 
