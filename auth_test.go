@@ -63,7 +63,7 @@ func TestCredentialsAllowed(t *testing.T) {
 // stamp is an auth layer that adds X-Auth where credentials are allowed.
 func stamp(value string) courier.Middleware {
 	return func(next http.RoundTripper) http.RoundTripper {
-		return courier.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		return rtFunc(func(req *http.Request) (*http.Response, error) {
 			if courier.CredentialsAllowed(req) {
 				req = req.Clone(req.Context())
 				req.Header.Set("X-Auth", value)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/couriertest"
 )
 
 var noRetry = courier.WithRetry(courier.RetryPolicy{MaxAttempts: 1})
@@ -80,7 +81,7 @@ func TestBreakerBoundsProbes(t *testing.T) {
 		release := make(chan struct{})
 		var mu sync.Mutex
 		calls := 0
-		tr := courier.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		tr := rtFunc(func(req *http.Request) (*http.Response, error) {
 			mu.Lock()
 			calls++
 			n := calls
@@ -144,10 +145,10 @@ func TestBreakerStopsRetries(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		tr := &scripted{script: []func() (*http.Response, error){status(503)}}
-		s := scriptedSession(t, tr, courier.WithRetry(courier.RetryPolicy{MaxAttempts: 5, Backoff: courier.NoBackoff}),
+		s := scriptedSession(t, tr, courier.WithRetry(courier.RetryPolicy{MaxAttempts: 5, Backoff: couriertest.NoBackoff}),
 			courier.WithBreaker(courier.BreakerPolicy{ConsecutiveFailures: 2}))
 		_, err := s.Get(t.Context(), "/")
-		if !courier.HasStatus(err, 503) || !errors.Is(err, courier.ErrCircuitOpen) || len(tr.arrived) != 2 {
+		if !hasStatus(err, 503) || !errors.Is(err, courier.ErrCircuitOpen) || len(tr.arrived) != 2 {
 			t.Errorf("Get = %v after %d attempts, want the 503 with ErrCircuitOpen after 2", err, len(tr.arrived))
 		}
 	})

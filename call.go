@@ -278,8 +278,17 @@ func (c *call) intercept(i int, req *http.Request) (*http.Response, error) {
 	if i == len(ics) {
 		return c.follow(req)
 	}
-	return ics[i](req, func(r *http.Request) (*http.Response, error) { return c.intercept(i+1, r) })
+	return ics[i](req, rest{c, i + 1})
 }
+
+// rest is the path below interceptor i-1: the next interceptor, or the
+// redirect loop.
+type rest struct {
+	c *call
+	i int
+}
+
+func (r rest) RoundTrip(req *http.Request) (*http.Response, error) { return r.c.intercept(r.i, req) }
 
 func (c *call) follow(req *http.Request) (*http.Response, error) {
 	resp, out, err := c.s.follow(c, req)

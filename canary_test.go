@@ -174,7 +174,7 @@ func TestCanarySecretsNeverShow(t *testing.T) {
 					courier.Query("api_key", c["session query"]),
 					courier.Cookie("pref", c["explicit cookie"]),
 					courier.WithTimeout(200*time.Millisecond),
-					courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff}),
+					courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}),
 					courier.WithHooks(courier.Hooks{
 						OnRetry: func(i courier.AttemptInfo) { out.add("retry reason", i.Kind.String()) },
 						OnError: func(i courier.AttemptInfo) { out.add("hook error", i.Err) },
@@ -187,7 +187,7 @@ func TestCanarySecretsNeverShow(t *testing.T) {
 				try := func(what string, resp *courier.Response, err error) {
 					out.add(what+" error", err)
 					if resp != nil {
-						out.add(what+" curl", resp.Curl())
+						out.add(what+" curl", courier.Curl(resp.Request))
 						out.add(what+" redirects", resp.Redirects)
 					}
 					// StatusError.Body is the caller's data, as sent; what
@@ -224,7 +224,7 @@ func TestCanarySecretsNeverShow(t *testing.T) {
 			resp, err := proxied.Get(context.Background(), "/")
 			out.add("proxy error", err)
 			if resp != nil {
-				out.add("proxy curl", resp.Curl())
+				out.add("proxy curl", courier.Curl(resp.Request))
 			}
 			proxied.Close(context.Background())
 		})

@@ -18,10 +18,6 @@ func WithJar(jar http.CookieJar) Option {
 	})
 }
 
-// Jar returns the session's cookie jar (a [*github.com/courierhttp/courier/cookiejar.Jar] unless
-// [WithJar] gave another), or nil if it has none.
-func (s *Session) Jar() http.CookieJar { return s.cfg.jar }
-
 type cookieOption struct{ name, value string }
 
 // Cookie adds a cookie to the Cookie header. As a session option it goes to

@@ -15,12 +15,3 @@ import (
 func Curl(req *http.Request) string {
 	return curl.Command(req, true)
 }
-
-// Curl returns a curl command line that repeats the final request; see
-// [Curl].
-func (r *Response) Curl() string {
-	if r.Request == nil {
-		return ""
-	}
-	return Curl(r.Request)
-}

@@ -18,7 +18,7 @@ func TestCurl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := resp.Curl()
+	got := courier.Curl(resp.Request)
 	if strings.Contains(got, secretCanary) {
 		t.Errorf("Curl() = %s\nshows a secret", got)
 	}

@@ -333,7 +333,7 @@ func TestDecodeHeadNotDecoded(t *testing.T) {
 	t.Parallel()
 	ts := newServer(t, http1, encoded("gzip", gzipBytes(t, sample), false))
 	s := newSession(t, ts)
-	resp, err := s.Head(t.Context(), "/")
+	resp, err := s.Do(t.Context(), http.MethodHead, "/")
 	if err != nil {
 		t.Fatalf("Head = %v", err)
 	}

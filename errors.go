@@ -99,6 +99,10 @@ func notes(attempts int, stop Kind) string {
 	return " (" + strings.Join(n, "; ") + ")"
 }
 
+// Timeout reports whether the failure was a timeout, as net.Error does, so
+// that a *url.Error from the Client's requests answers Timeout() too.
+func (e *Error) Timeout() bool { return e.Kind.timeout() }
+
 // Unwrap returns the kind, the reason retrying stopped (if any) and the
 // cause, so that errors.Is and errors.As see all three.
 func (e *Error) Unwrap() []error {
@@ -114,9 +118,6 @@ func (e *Error) Unwrap() []error {
 	}
 	return errs
 }
-
-// Timeout reports whether the failure was a timeout, like net.Error.
-func (e *Error) Timeout() bool { return e.Kind.timeout() || errors.Is(e.Err, ErrTimeout) }
 
 // StatusError is returned by courier's request methods for a response whose
 // status is not 2xx (unless the request expected that status). Match it with
@@ -177,32 +178,14 @@ func (e *StatusError) RetryAfter() (time.Duration, bool) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	return ParseRetryAfter(e.Header.Get("Retry-After"), now)
+	return parseRetryAfter(e.Header.Get("Retry-After"), now)
 }
 
-// HasStatus reports whether err is, or wraps, a [*StatusError] with one of
-// the given status codes (any status when none are given).
-func HasStatus(err error, codes ...int) bool {
-	var se *StatusError
-	if !errors.As(err, &se) {
-		return false
-	}
-	if len(codes) == 0 {
-		return true
-	}
-	for _, c := range codes {
-		if se.StatusCode == c {
-			return true
-		}
-	}
-	return false
-}
-
-// ParseRetryAfter parses a Retry-After value (RFC 9110 section 10.2.3):
+// parseRetryAfter parses a Retry-After value (RFC 9110 section 10.2.3):
 // delta-seconds, or an HTTP-date in any of its three forms (IMF-fixdate,
 // RFC 850, asctime), taken relative to now. A date in the past gives 0.
 // Negative, fractional, empty or malformed values give false.
-func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false

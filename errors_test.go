@@ -106,30 +106,6 @@ func TestDefaultShouldRetryStatuses(t *testing.T) {
 	}
 }
 
-func TestHasStatus(t *testing.T) {
-	t.Parallel()
-	se := &courier.StatusError{StatusCode: 404}
-	tests := []struct {
-		name  string
-		err   error
-		codes []int
-		want  bool
-	}{
-		{"nil", nil, nil, false},
-		{"other error", io.EOF, nil, false},
-		{"any status", se, nil, true},
-		{"matching", se, []int{404}, true},
-		{"one of", se, []int{400, 404}, true},
-		{"not matching", se, []int{500}, false},
-		{"wrapped", fmt.Errorf("get user: %w", se), []int{404}, true},
-	}
-	for _, tt := range tests {
-		if got := courier.HasStatus(tt.err, tt.codes...); got != tt.want {
-			t.Errorf("HasStatus(%s, %v) = %v, want %v", tt.name, tt.codes, got, tt.want)
-		}
-	}
-}
-
 func TestStatusErrorMessageHasNoBody(t *testing.T) {
 	t.Parallel()
 	se := &courier.StatusError{
@@ -270,14 +246,14 @@ func TestKind(t *testing.T) {
 func TestErrorTimeoutAndUnwrap(t *testing.T) {
 	t.Parallel()
 	e := &courier.Error{Op: "request", Method: "GET", URL: "http://x/", Kind: courier.ErrTimeout, Err: errors.New("http2: timeout awaiting response headers")}
-	if !e.Timeout() || !errors.Is(e, context.DeadlineExceeded) || !errors.Is(e, courier.ErrTimeout) {
+	if !errors.Is(e, courier.ErrTimeout) || !errors.Is(e, context.DeadlineExceeded) || !errors.Is(e, courier.ErrTimeout) {
 		t.Errorf("Error{Kind: ErrTimeout}: Timeout() %v, Is(DeadlineExceeded) %v, Is(ErrTimeout) %v; want all true",
-			e.Timeout(), errors.Is(e, context.DeadlineExceeded), errors.Is(e, courier.ErrTimeout))
+			errors.Is(e, courier.ErrTimeout), errors.Is(e, context.DeadlineExceeded), errors.Is(e, courier.ErrTimeout))
 	}
 	e = &courier.Error{Kind: courier.ErrConnect, Err: syscall.ECONNREFUSED}
-	if e.Timeout() || errors.Is(e, context.DeadlineExceeded) || !errors.Is(e, syscall.ECONNREFUSED) {
+	if errors.Is(e, courier.ErrTimeout) || errors.Is(e, context.DeadlineExceeded) || !errors.Is(e, syscall.ECONNREFUSED) {
 		t.Errorf("Error{Kind: ErrConnect}: Timeout() %v, Is(DeadlineExceeded) %v, Is(ECONNREFUSED) %v; want false, false, true",
-			e.Timeout(), errors.Is(e, context.DeadlineExceeded), errors.Is(e, syscall.ECONNREFUSED))
+			errors.Is(e, courier.ErrTimeout), errors.Is(e, context.DeadlineExceeded), errors.Is(e, syscall.ECONNREFUSED))
 	}
 	e = &courier.Error{Kind: courier.ErrOther, Err: io.EOF}
 	if !errors.Is(e, io.EOF) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/cookiejar"
+	"github.com/courierhttp/courier/couriertest"
 )
 
 // exampleAPI is a small in-process API for the examples: users by id, and a
@@ -117,7 +118,7 @@ func ExampleStatusError() {
 	if errors.As(err, &se) {
 		fmt.Println(se.StatusCode, se.RequestID, strings.TrimSpace(string(se.Body)))
 	}
-	fmt.Println(courier.HasStatus(err, http.StatusNotFound))
+	fmt.Println(se != nil && se.StatusCode == http.StatusNotFound)
 
 	// A status the caller expects is not an error.
 	resp, err := s.Get(ctx, "/users/7", courier.ExpectStatus(http.StatusNotFound))
@@ -209,7 +210,7 @@ func ExampleWithRetry() {
 	ctx := context.Background()
 	s, _ := courier.New(
 		courier.WithBaseURL(api.URL),
-		courier.WithRetry(courier.RetryPolicy{MaxAttempts: 4, Backoff: courier.NoBackoff}),
+		courier.WithRetry(courier.RetryPolicy{MaxAttempts: 4, Backoff: couriertest.NoBackoff}),
 		courier.WithHooks(courier.Hooks{OnRetry: func(i courier.AttemptInfo) {
 			fmt.Printf("attempt %d: %d, retrying\n", i.Attempt, i.Response.StatusCode)
 		}}),
@@ -243,7 +244,8 @@ func ExampleJar() {
 	defer api.Close()
 	ctx := context.Background()
 
-	s, err := courier.New(courier.WithBaseURL(api.URL))
+	jar := cookiejar.New(cookiejar.Options{})
+	s, err := courier.New(courier.WithBaseURL(api.URL), courier.WithJar(jar))
 	if err != nil {
 		panic(err)
 	}
@@ -254,11 +256,11 @@ func ExampleJar() {
 	}
 	fmt.Println(resp.Text())
 
-	saved := s.Jar().(*cookiejar.Jar).All()
+	saved := jar.All()
 	fmt.Println(saved[0].Name, saved[0].HostOnly, saved[0].HttpOnly)
 
 	// Another session resumes the identity.
-	jar := cookiejar.New(cookiejar.Options{})
+	jar = cookiejar.New(cookiejar.Options{})
 	if err := jar.Load(saved); err != nil {
 		panic(err)
 	}

@@ -7,3 +7,9 @@ var Classify = classify
 
 // MaxErrorBody is the cap on StatusError.Body.
 const MaxErrorBody = maxErrorBody
+
+// Version is courier's version, as the default User-Agent sends it.
+const Version = version
+
+// ParseRetryAfter is parseRetryAfter, for its table and fuzz tests.
+var ParseRetryAfter = parseRetryAfter

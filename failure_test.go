@@ -96,7 +96,7 @@ func TestConnectRefused(t *testing.T) {
 	if !errors.As(err, &ce) {
 		t.Fatalf("errors.As(%v, *courier.Error) = false", err)
 	}
-	if ce.Timeout() {
+	if errors.Is(ce, courier.ErrTimeout) {
 		t.Errorf("Error.Timeout() = true for a refused connection")
 	}
 	// Nothing was sent, so even a POST could be retried: the default policy
@@ -171,7 +171,7 @@ func TestConnectTimeout(t *testing.T) {
 	if !errors.As(err, &ce) {
 		t.Fatalf("errors.As(%v, *courier.Error) = false", err)
 	}
-	if !ce.Timeout() {
+	if !errors.Is(ce, courier.ErrTimeout) {
 		t.Errorf("Error.Timeout() = false for a connect timeout")
 	}
 	var ne net.Error
@@ -383,7 +383,7 @@ func TestSlowHeaders(t *testing.T) {
 				requireIs(t, err, courier.ErrTimeout, context.DeadlineExceeded)
 				requireNotIs(t, err, courier.ErrConnect, courier.ErrCanceled, courier.ErrConnLost)
 				var ce *courier.Error
-				if !errors.As(err, &ce) || !ce.Timeout() {
+				if !errors.As(err, &ce) || !errors.Is(ce, courier.ErrTimeout) {
 					t.Errorf("errors.As(%v, *courier.Error) with Timeout() = false", err)
 				}
 			})
@@ -710,7 +710,7 @@ func TestStalledBodyPastTheCap(t *testing.T) {
 			start := time.Now()
 			_, err := s.Get(t.Context(), "/")
 			requireWithin(t, start, slack)
-			if !courier.HasStatus(err, http.StatusBadGateway) {
+			if !hasStatus(err, http.StatusBadGateway) {
 				t.Errorf("Get = %v, want a *StatusError 502", err)
 			}
 		})

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/couriertest"
 	"github.com/courierhttp/courier/internal/toxiproxy"
 	"go.uber.org/goleak"
 )
@@ -64,7 +65,7 @@ func (m faultMethod) options(key string) []courier.RequestOption {
 		opts = append(opts, courier.Body(faultPayload), courier.Header("Content-Type", "application/json"))
 	}
 	if m.key {
-		opts = append(opts, courier.IdempotencyKey(key))
+		opts = append(opts, courier.Header("Idempotency-Key", key))
 	}
 	return opts
 }
@@ -652,7 +653,7 @@ func TestStaleKeepAlive(t *testing.T) {
 				t.Parallel()
 				up := &faultUpstream{}
 				ts := newServerIdle(t, up, time.Second)
-				s := newSession(t, ts, courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff}))
+				s := newSession(t, ts, courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}))
 				if _, err := s.Get(t.Context(), "/"); err != nil {
 					t.Fatalf("first GET: %v", err)
 				}
@@ -689,7 +690,7 @@ func TestStaleKeepAlive(t *testing.T) {
 				ts := newServerIdle(t, up, time.Second)
 				p := tp.Proxy(t, fmt.Sprintf("stale-%d", i), ts.Listener.Addr().String())
 				p.AddToxic(t, "slow_close", toxiproxy.Downstream, 1, map[string]any{"delay": 1500})
-				s := newSession(t, ts, courier.WithBaseURL(p.URL()), courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff}))
+				s := newSession(t, ts, courier.WithBaseURL(p.URL()), courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}))
 				if _, err := s.Get(t.Context(), "/"); err != nil {
 					t.Fatalf("first GET: %v", err)
 				}

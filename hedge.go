@@ -2,44 +2,16 @@ package courier
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"time"
 )
 
-// Hedging sends extra copies of a slow idempotent request: when an attempt
-// has not answered after Delay, another is sent, and the first good response
-// wins; the others are canceled. It trades a little extra load for a shorter
-// tail of slow responses ("The Tail at Scale").
-//
-// Only idempotent methods (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) with a
-// replayable body are hedged. Each extra copy draws RetryCost from the host's
-// retry budget, so hedging stops when the budget is low: it never becomes a
-// second source of amplification.
-type Hedging struct {
-	// Delay is how long an attempt may go unanswered before another copy is
-	// sent. Set it near the latency percentile to cut, such as the p95.
-	Delay time.Duration
-	// MaxExtra is how many extra copies may be sent (default 1).
-	MaxExtra int
-}
-
-// WithHedging turns hedging on; see [Hedging].
-func WithHedging(h Hedging) Option {
-	return sessionOption(func(c *config) error {
-		if h.Delay <= 0 {
-			return &OptionError{"WithHedging.Delay", fmt.Errorf("must be positive, got %v", h.Delay)}
-		}
-		if h.MaxExtra < 0 {
-			return &OptionError{"WithHedging.MaxExtra", fmt.Errorf("must not be negative, got %d", h.MaxExtra)}
-		}
-		if h.MaxExtra == 0 {
-			h.MaxExtra = 1
-		}
-		c.hedging = &h
-		return nil
-	})
-}
+// Hedging: when an attempt of an idempotent request has not answered after
+// RetryPolicy.HedgeAfter, another copy is sent, and the first good response
+// wins; the others are canceled. It trades a little extra load for a
+// shorter tail of slow responses ("The Tail at Scale"). Each extra copy
+// draws RetryCost from the host's retry budget, so hedging stops when the
+// budget is low: it never becomes a second source of amplification.
 
 type hedgeResult struct {
 	i    int
@@ -53,14 +25,13 @@ type hedgeResult struct {
 // by the time it returns. sent is how many copies went out; cancel releases
 // the winner's context once its body is done with.
 func (l *loop) hedged(req *http.Request) (resp *http.Response, cancel func(), sent int, err error) {
-	return hedge(l.ctx, l.s.attempt, l.s.cfg.hedging, l.h, l.p.Budget.RetryCost, req)
+	return hedge(l.ctx, l.s.attempt, l.p, l.h, req)
 }
 
 // hedge is hedged with its inputs spelled out, so that the loop's state
-// stays on its goroutine's stack. Each extra copy takes cost from h's
-// budget.
-func hedge(ctx context.Context, rt http.RoundTripper, hc *Hedging, h *host, cost int, req *http.Request) (resp *http.Response, cancel func(), sent int, err error) {
-	results := make(chan hedgeResult, 1+hc.MaxExtra)
+// stays on its goroutine's stack.
+func hedge(ctx context.Context, rt http.RoundTripper, p *RetryPolicy, h *host, req *http.Request) (resp *http.Response, cancel func(), sent int, err error) {
+	results := make(chan hedgeResult, 1+p.MaxHedges)
 	var cancels []context.CancelFunc
 	launch := func(areq *http.Request) {
 		actx, acancel := context.WithCancel(ctx)
@@ -72,7 +43,7 @@ func hedge(ctx context.Context, rt http.RoundTripper, hc *Hedging, h *host, cost
 		}()
 	}
 	launch(req)
-	timer := time.NewTimer(hc.Delay)
+	timer := time.NewTimer(p.HedgeAfter)
 	defer timer.Stop()
 	pending := 1
 	var winner, last *hedgeResult
@@ -89,7 +60,7 @@ func hedge(ctx context.Context, rt http.RoundTripper, hc *Hedging, h *host, cost
 			}
 			last = &res
 		case <-timer.C:
-			if len(cancels) > hc.MaxExtra || (h.budget != nil && !h.budget.take(cost)) {
+			if len(cancels) > p.MaxHedges || (h.budget != nil && !h.budget.take(p.Budget.RetryCost)) {
 				continue
 			}
 			areq := req
@@ -103,7 +74,7 @@ func hedge(ctx context.Context, rt http.RoundTripper, hc *Hedging, h *host, cost
 			}
 			launch(areq)
 			pending++
-			timer.Reset(hc.Delay)
+			timer.Reset(p.HedgeAfter)
 		}
 	}
 	if winner == nil {

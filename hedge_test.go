@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/couriertest"
 )
 
 // slowThenFast is a transport whose first call takes a second (unless
@@ -40,7 +41,7 @@ func TestHedgingCutsTheTail(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := &slowThenFast{}
 		s, _ := courier.New(courier.WithBaseURL("http://api.test"), courier.WithTransport(tr),
-			courier.WithHedging(courier.Hedging{Delay: 100 * time.Millisecond}))
+			courier.WithRetry(courier.RetryPolicy{HedgeAfter: 100 * time.Millisecond}))
 		defer s.Close(context.Background())
 		start := time.Now()
 		resp, err := s.Get(t.Context(), "/")
@@ -64,10 +65,10 @@ func TestHedgingNeverCopiesNonIdempotent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := &slowThenFast{}
 		s, _ := courier.New(courier.WithBaseURL("http://api.test"), courier.WithTransport(tr),
-			courier.WithHedging(courier.Hedging{Delay: 100 * time.Millisecond}))
+			courier.WithRetry(courier.RetryPolicy{HedgeAfter: 100 * time.Millisecond}))
 		defer s.Close(context.Background())
 		start := time.Now()
-		if _, err := s.Post(t.Context(), "/", courier.JSON(1), courier.IdempotencyKey("k")); err != nil {
+		if _, err := s.Post(t.Context(), "/", courier.JSON(1), courier.Header("Idempotency-Key", "k")); err != nil {
 			t.Fatal(err)
 		}
 		if got := time.Since(start); got != time.Second || tr.calls.Load() != 1 {
@@ -82,8 +83,7 @@ func TestHedgingDrawsFromTheBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := &slowThenFast{}
 		s, _ := courier.New(courier.WithBaseURL("http://api.test"), courier.WithTransport(tr),
-			courier.WithRetry(courier.RetryPolicy{Budget: courier.RetryBudget{Capacity: 4, RetryCost: 4}}),
-			courier.WithHedging(courier.Hedging{Delay: 100 * time.Millisecond}))
+			courier.WithRetry(courier.RetryPolicy{Budget: courier.RetryBudget{Capacity: 4, RetryCost: 4}, HedgeAfter: 100 * time.Millisecond}))
 		defer s.Close(context.Background())
 		s.Get(t.Context(), "/") // hedged: the budget goes to 0
 		tr.calls.Store(0)       // the next call is slow again
@@ -103,7 +103,7 @@ func TestHedgingFailuresAreRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex
 		n := 0
-		tr := courier.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		tr := rtFunc(func(req *http.Request) (*http.Response, error) {
 			mu.Lock()
 			n++
 			k := n
@@ -114,8 +114,7 @@ func TestHedgingFailuresAreRetried(t *testing.T) {
 			return status(200)()
 		})
 		s, _ := courier.New(courier.WithBaseURL("http://api.test"), courier.WithTransport(tr),
-			courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff}),
-			courier.WithHedging(courier.Hedging{Delay: 100 * time.Millisecond}))
+			courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff, HedgeAfter: 100 * time.Millisecond}))
 		defer s.Close(context.Background())
 		resp, err := s.Get(t.Context(), "/")
 		if err != nil || resp.Attempts != 3 {
@@ -126,11 +125,11 @@ func TestHedgingFailuresAreRetried(t *testing.T) {
 
 func TestHedgingValidation(t *testing.T) {
 	t.Parallel()
-	for _, h := range []courier.Hedging{{}, {Delay: -1}, {Delay: time.Second, MaxExtra: -1}} {
-		_, err := courier.New(courier.WithHedging(h))
+	for _, p := range []courier.RetryPolicy{{HedgeAfter: -1}, {HedgeAfter: time.Second, MaxHedges: -1}} {
+		_, err := courier.New(courier.WithRetry(p))
 		var oe *courier.OptionError
 		if !errors.As(err, &oe) {
-			t.Errorf("New(WithHedging(%+v)) = %v, want an *OptionError", h, err)
+			t.Errorf("New(WithRetry(%+v)) = %v, want an *OptionError", p, err)
 		}
 	}
 }

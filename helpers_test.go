@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -131,4 +132,16 @@ var (
 func httpbinHandler() http.Handler {
 	httpbinOnce.Do(func() { httpbinApp = httpbin.New() })
 	return httpbinApp.Handler()
+}
+
+// rtFunc adapts a function to http.RoundTripper.
+type rtFunc func(*http.Request) (*http.Response, error)
+
+func (f rtFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// hasStatus reports whether err is, or wraps, a *courier.StatusError with
+// the given status.
+func hasStatus(err error, code int) bool {
+	var se *courier.StatusError
+	return errors.As(err, &se) && se.StatusCode == code
 }

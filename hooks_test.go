@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/couriertest"
 )
 
 // Every attempt is visible: its number, why it is retried, the wait chosen
@@ -66,7 +67,7 @@ func TestHooksSayWhyRetryingStopped(t *testing.T) {
 		tr := &scripted{script: []func() (*http.Response, error){status(503)}}
 		var reasons []courier.Kind
 		s := scriptedSession(t, tr,
-			courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff, Budget: courier.RetryBudget{Capacity: 5, RetryCost: 5}}),
+			courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff, Budget: courier.RetryBudget{Capacity: 5, RetryCost: 5}}),
 			courier.WithHooks(courier.Hooks{AfterAttempt: func(i courier.AttemptInfo) { reasons = append(reasons, i.Stop) }}))
 		s.Get(t.Context(), "/")
 		want := []courier.Kind{0, courier.ErrRetryBudget}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/couriertest"
 )
 
 // go-httpbin's /unstable fails with 500 at a given rate: with 500 opted in,
@@ -13,7 +14,7 @@ import (
 func TestHTTPBinUnstableRetried(t *testing.T) {
 	t.Parallel()
 	ts := newServer(t, http1, httpbinHandler())
-	s := newSession(t, ts, courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff, ShouldRetry: courier.RetryStatuses(500)}))
+	s := newSession(t, ts, courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff, ShouldRetry: retryStatuses(500)}))
 	const requests = 200
 	failed := 0
 	for range requests {
@@ -36,7 +37,7 @@ func TestHTTPBinUnstableRetried(t *testing.T) {
 func TestHTTPBinDelayAttemptTimeout(t *testing.T) {
 	t.Parallel()
 	ts := newServer(t, http1, httpbinHandler())
-	s := newSession(t, ts, courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff, AttemptTimeout: 100 * time.Millisecond}))
+	s := newSession(t, ts, courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff, AttemptTimeout: 100 * time.Millisecond}))
 	start := time.Now()
 	_, err := s.Get(t.Context(), "/delay/2")
 	var ce *courier.Error

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/couriertest"
 )
 
 // An interceptor sees a request once, whatever its redirects and retries;
@@ -31,16 +32,16 @@ func TestInterceptorSeesTheWholeRequest(t *testing.T) {
 		}
 	}))
 	var requests, attempts, finalStatus atomic.Int32
-	intercept := func(req *http.Request, next courier.RoundTripperFunc) (*http.Response, error) {
+	intercept := func(req *http.Request, next http.RoundTripper) (*http.Response, error) {
 		requests.Add(1)
-		resp, err := next(req)
+		resp, err := next.RoundTrip(req)
 		if resp != nil {
 			finalStatus.Store(int32(resp.StatusCode))
 		}
 		return resp, err
 	}
 	count := func(next http.RoundTripper) http.RoundTripper {
-		return courier.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		return rtFunc(func(req *http.Request) (*http.Response, error) {
 			attempts.Add(1)
 			return next.RoundTrip(req)
 		})
@@ -60,12 +61,12 @@ func TestInterceptorSeesTheWholeRequest(t *testing.T) {
 func TestInterceptorReplacesTheResponse(t *testing.T) {
 	t.Parallel()
 	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "from the server") }))
-	cached := func(req *http.Request, next courier.RoundTripperFunc) (*http.Response, error) {
+	cached := func(req *http.Request, next http.RoundTripper) (*http.Response, error) {
 		if req.URL.Path == "/cached" {
 			return &http.Response{StatusCode: 200, Status: "200 OK", Header: http.Header{}, Body: http.NoBody, Request: req,
 				ContentLength: -1, Proto: "HTTP/1.1"}, nil
 		}
-		resp, err := next(req)
+		resp, err := next.RoundTrip(req)
 		if err == nil && req.URL.Path == "/replaced" {
 			resp.Body.Close()
 			resp.Body = readCloser("replaced")
@@ -90,10 +91,10 @@ func TestInterceptorReplacesTheResponse(t *testing.T) {
 func TestInterceptorContextChangesNothing(t *testing.T) {
 	t.Parallel()
 	type ctxKey struct{}
-	wrap := func(req *http.Request, next courier.RoundTripperFunc) (*http.Response, error) {
+	wrap := func(req *http.Request, next http.RoundTripper) (*http.Response, error) {
 		ctx, cancel := context.WithTimeout(context.WithValue(req.Context(), ctxKey{}, "mine"), time.Hour)
 		defer cancel()
-		resp, err := next(req.WithContext(ctx))
+		resp, err := next.RoundTrip(req.WithContext(ctx))
 		if err == nil && resp.Body != http.NoBody {
 			// The body outlives this function: read it before cancel.
 			resp.Body = readCloser(mustRead(t, resp))
@@ -155,7 +156,7 @@ func runScenarios(t *testing.T, opts ...courier.Option) []string {
 		OnError:    func(i courier.AttemptInfo) { note("error kind=%v stop=%v attempts=%d", i.Kind, i.Stop, i.Attempt) },
 	})
 	s := newSession(t, ts, append([]courier.Option{fast, hooks,
-		courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff, Budget: courier.RetryBudget{Capacity: 10, RetryCost: 5}})}, opts...)...)
+		courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff, Budget: courier.RetryBudget{Capacity: 10, RetryCost: 5}})}, opts...)...)
 	for _, path := range []string{"/ok", "/flaky", "/missing", "/moved", "/always503", "/always503"} {
 		resp, err := s.Get(t.Context(), path)
 		note("%s: %s", path, describe(resp, err))

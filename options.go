@@ -168,13 +168,7 @@ type Middleware func(next http.RoundTripper) http.RoundTripper
 // the request (clone it first) and its context, for example to add a value
 // or a shorter deadline, and pass that to next. Like a Middleware it keeps
 // the RoundTripper contract: a 503 is a response, not an error.
-type Interceptor func(req *http.Request, next RoundTripperFunc) (*http.Response, error)
-
-// RoundTripperFunc adapts a function to [http.RoundTripper].
-type RoundTripperFunc func(*http.Request) (*http.Response, error)
-
-// RoundTrip calls f(req).
-func (f RoundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+type Interceptor func(req *http.Request, next http.RoundTripper) (*http.Response, error)
 
 type config struct {
 	baseURL         *url.URL
@@ -194,7 +188,6 @@ type config struct {
 	retry           RetryPolicy
 	breaker         *BreakerPolicy
 	hooks           hookList
-	hedging         *Hedging
 	logger          *slog.Logger
 	detailedTimings bool
 	rateLimit       *RateLimit
@@ -215,7 +208,7 @@ type queryParam struct{ key, value string }
 // newConfig applies the options in order over the defaults.
 func newConfig(opts []Option) (config, error) {
 	c := config{
-		header:        http.Header{"User-Agent": {"courier/" + Version}},
+		header:        http.Header{"User-Agent": {"courier/" + version}},
 		removedHeader: map[string]bool{},
 		maxBodySize:   defaultMaxBodySize,
 		maxRedirects:  defaultMaxRedirects,
@@ -490,13 +483,15 @@ func WithPool(p Pool) Option {
 }
 
 // WithTLSConfig sets the TLS configuration (cloned). A zero MinVersion means
-// TLS 1.2.
+// TLS 1.2. NextProtos chooses the protocols offered: nil offers HTTP/2 and
+// HTTP/1.1; []string{"http/1.1"} turns HTTP/2 off.
 func WithTLSConfig(cfg *tls.Config) Option {
 	return sessionOption(func(c *config) error {
 		if cfg == nil {
 			return &OptionError{"WithTLSConfig", errors.New("nil *tls.Config")}
 		}
 		c.tlsConfig = cfg.Clone()
+		c.disableHTTP2 = len(cfg.NextProtos) > 0 && !slices.Contains(cfg.NextProtos, "h2")
 		return nil
 	})
 }
@@ -511,18 +506,10 @@ func WithProxy(proxy func(*http.Request) (*url.URL, error)) Option {
 	})
 }
 
-// WithHTTP2 turns HTTP/2 on (the default) or off for https.
-func WithHTTP2(enable bool) Option {
-	return sessionOption(func(c *config) error {
-		c.disableHTTP2 = !enable
-		return nil
-	})
-}
-
 // WithTransport replaces the transport at the bottom of the session's stack.
 // Everything above it (timeouts on the request, redirects, middleware,
 // decoding, errors) still applies; Timeouts.Dial, TLSHandshake and
-// ResponseHeader, WithPool, WithTLSConfig, WithProxy and WithHTTP2 do not,
+// ResponseHeader, WithPool, WithTLSConfig and WithProxy do not,
 // since they configure courier's own transport. The session does not close
 // it beyond calling CloseIdleConnections when it closes. Give an
 // *http.Transport DisableCompression: true, as courier's own has: otherwise

@@ -151,7 +151,7 @@ func TestNewValid(t *testing.T) {
 		{"WithTLSConfig", []courier.Option{courier.WithTLSConfig(&tls.Config{})}},
 		{"WithTransport", []courier.Option{courier.WithTransport(http.DefaultTransport.(*http.Transport).Clone())}},
 		{"WithProxy nil", []courier.Option{courier.WithProxy(nil)}},
-		{"WithHTTP2 off", []courier.Option{courier.WithHTTP2(false)}},
+		{"WithHTTP2 off", []courier.Option{courier.WithTLSConfig(&tls.Config{NextProtos: []string{"http/1.1"}})}},
 		{"WithSensitiveHeaders", []courier.Option{courier.WithSensitiveHeaders("X-Vendor-Secret")}},
 		{"WithLeakTracking", []courier.Option{courier.WithLeakTracking(true)}},
 		{"Query", []courier.Option{courier.Query("a b", "c&d")}},

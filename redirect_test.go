@@ -250,7 +250,7 @@ func TestRedirectHEADStaysHEAD(t *testing.T) {
 	rs := newRedirectServer(t, http1)
 	s := newSession(t, rs.testServer)
 	for _, code := range []int{301, 302, 303, 307, 308} {
-		if _, err := s.Head(t.Context(), to(code, "/echo")); err != nil {
+		if _, err := s.Do(t.Context(), http.MethodHead, to(code, "/echo")); err != nil {
 			t.Errorf("Head after %d: %v", code, err)
 		}
 	}
@@ -653,7 +653,7 @@ func TestRedirectOriginRules(t *testing.T) {
 			t.Parallel()
 			var mu sync.Mutex
 			var final http.Header
-			script := courier.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			script := rtFunc(func(req *http.Request) (*http.Response, error) {
 				resp := &http.Response{
 					StatusCode: http.StatusOK, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 					Header: http.Header{}, Body: http.NoBody, Request: req,

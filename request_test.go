@@ -561,7 +561,7 @@ func TestMethods(t *testing.T) {
 			}
 		})
 	}
-	resp, err := s.Head(ctx, "/")
+	resp, err := s.Do(ctx, http.MethodHead, "/")
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("Head = %v, %v; want 200", resp, err)
 	}
@@ -577,7 +577,7 @@ type bodyCheck struct {
 }
 
 func (b *bodyCheck) middleware(next http.RoundTripper) http.RoundTripper {
-	return courier.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+	return rtFunc(func(req *http.Request) (*http.Response, error) {
 		resp, err := next.RoundTrip(req)
 		// Replay only once the body has been sent: a replay may rewind the
 		// reader the first body shares.
@@ -821,7 +821,7 @@ func TestBodyFileKeepsLength(t *testing.T) {
 	f := tempFile(t, t.TempDir(), "0123456789")
 	var grown bool
 	s := newSession(t, ts, courier.WithMiddleware(func(next http.RoundTripper) http.RoundTripper {
-		return courier.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		return rtFunc(func(req *http.Request) (*http.Response, error) {
 			if _, err := f.WriteAt([]byte("more"), 10); err == nil {
 				grown = true
 			}

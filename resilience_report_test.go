@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/couriertest"
 )
 
 // TestResilienceReport measures what issue 3 asks courier to hold, counted
@@ -50,7 +51,7 @@ func TestResilienceReport(t *testing.T) {
 				w.WriteHeader(http.StatusServiceUnavailable)
 			}
 		}))
-		s := newSession(t, ts, courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff}))
+		s := newSession(t, ts, courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}))
 		var done, exhausted, failed atomic.Int64
 		var steadyFrom atomic.Int64 // attempts when half the requests were done
 		work := make(chan struct{})
@@ -183,7 +184,7 @@ func TestResilienceReport(t *testing.T) {
 			}
 		}))
 		goroutines := runtime.NumGoroutine()
-		s, err := courier.New(courier.WithBaseURL(ts.URL), courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff}),
+		s, err := courier.New(courier.WithBaseURL(ts.URL), courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}),
 			courier.WithTimeouts(courier.Timeouts{ResponseHeader: 20 * time.Millisecond}))
 		if err != nil {
 			t.Fatal(err)

@@ -333,11 +333,6 @@ func (s *Session) Get(ctx context.Context, path string, opts ...RequestOption) (
 	return s.Do(ctx, http.MethodGet, path, opts...)
 }
 
-// Head sends a HEAD request; see [Session.Do].
-func (s *Session) Head(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
-	return s.Do(ctx, http.MethodHead, path, opts...)
-}
-
 // Post sends a POST request; see [Session.Do].
 func (s *Session) Post(ctx context.Context, path string, opts ...RequestOption) (*Response, error) {
 	return s.Do(ctx, http.MethodPost, path, opts...)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 )
@@ -43,6 +42,15 @@ type RetryPolicy struct {
 	Backoff func(AttemptInfo) time.Duration
 	// Budget bounds retries per host.
 	Budget RetryBudget
+	// HedgeAfter turns hedging on: an attempt of an idempotent request
+	// (GET, HEAD, OPTIONS, TRACE, PUT, DELETE, with a replayable body)
+	// that has not answered after HedgeAfter gets a copy sent beside it,
+	// and the first good response wins (default 0: no hedging). Set it
+	// near the latency percentile to cut, such as the p95. Each copy draws
+	// RetryCost from the host's budget.
+	HedgeAfter time.Duration
+	// MaxHedges is how many extra copies an attempt may get (default 1).
+	MaxHedges int
 }
 
 // RetryBudget is a token bucket per host in the style of the AWS SDKs'
@@ -76,9 +84,6 @@ const (
 	defaultRetryCost     = 5
 	defaultSuccessRefund = 1
 )
-
-// NoBackoff retries at once: for tests.
-func NoBackoff(AttemptInfo) time.Duration { return 0 }
 
 // AttemptInfo describes an attempt, for the policy functions and hooks.
 type AttemptInfo struct {
@@ -170,20 +175,6 @@ func DefaultShouldRetry(info AttemptInfo) bool {
 	return false
 }
 
-// RetryStatuses returns a ShouldRetry that retries what DefaultShouldRetry
-// does and also the given statuses, such as 500 (of those a retry may
-// change; see [DefaultShouldRetry]).
-func RetryStatuses(codes ...int) func(AttemptInfo) bool {
-	codes = slices.Clone(codes)
-	return func(info AttemptInfo) bool {
-		if info.Response != nil && slices.Contains(codes, info.Response.StatusCode) &&
-			!strings.EqualFold(info.Response.Header.Get("X-Should-Retry"), "false") {
-			return true
-		}
-		return DefaultShouldRetry(info)
-	}
-}
-
 func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
 	if p.MaxAttempts < 0 {
 		return p, &OptionError{"WithRetry.MaxAttempts", fmt.Errorf("must not be negative, got %d", p.MaxAttempts)}
@@ -200,6 +191,7 @@ func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
 		{"MaxDelay", &p.MaxDelay, defaultMaxDelay},
 		{"MaxRetryAfter", &p.MaxRetryAfter, defaultMaxRetryAfter},
 		{"AttemptTimeout", &p.AttemptTimeout, 0},
+		{"HedgeAfter", &p.HedgeAfter, 0},
 	} {
 		if *f.v < 0 {
 			return p, &OptionError{"WithRetry." + f.name, fmt.Errorf("negative duration %v", *f.v)}
@@ -213,6 +205,12 @@ func (p RetryPolicy) withDefaults() (RetryPolicy, error) {
 	}
 	if p.ShouldRetry == nil {
 		p.ShouldRetry = DefaultShouldRetry
+	}
+	switch {
+	case p.MaxHedges < 0:
+		return p, &OptionError{"WithRetry.MaxHedges", fmt.Errorf("must not be negative, got %d", p.MaxHedges)}
+	case p.MaxHedges == 0:
+		p.MaxHedges = 1
 	}
 	var err error
 	p.Budget, err = p.Budget.withDefaults()
@@ -258,13 +256,6 @@ func WithRetry(p RetryPolicy) Option {
 		c.retry = merged
 		return nil
 	})
-}
-
-// IdempotencyKey sets the Idempotency-Key header, which makes a POST or
-// PATCH retryable: the server promises to apply it once, whatever the number
-// of attempts. Every attempt carries the same key.
-func IdempotencyKey(key string) RequestOption {
-	return Header("Idempotency-Key", key)
 }
 
 // WithIdempotencyKeys gives every POST and PATCH without an Idempotency-Key

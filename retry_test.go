@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,7 +19,7 @@ import (
 )
 
 // fast retries at once, so tests count attempts without waiting.
-var fast = courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff})
+var fast = courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff})
 
 // statusSequence answers with the given statuses in turn, then the last one
 // for ever, and records each request's Idempotency-Key and body.
@@ -76,8 +77,8 @@ func TestRetryRules(t *testing.T) {
 		{"GET 422", "GET", 422, nil, 1},
 		{"POST 502", "POST", 502, nil, 1},
 		{"PATCH 503", "PATCH", 503, nil, 1},
-		{"POST 503 with Idempotency-Key", "POST", 503, []courier.RequestOption{courier.IdempotencyKey("k-1")}, 3},
-		{"PATCH 502 with Idempotency-Key", "PATCH", 502, []courier.RequestOption{courier.IdempotencyKey("k-2")}, 3},
+		{"POST 503 with Idempotency-Key", "POST", 503, []courier.RequestOption{courier.Header("Idempotency-Key", "k-1")}, 3},
+		{"PATCH 502 with Idempotency-Key", "PATCH", 502, []courier.RequestOption{courier.Header("Idempotency-Key", "k-2")}, 3},
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
@@ -85,7 +86,7 @@ func TestRetryRules(t *testing.T) {
 			ts := newServer(t, http1, &statusSequence{statuses: []int{r.status}})
 			s := newSession(t, ts, fast)
 			resp, err := s.Do(t.Context(), r.method, "/", r.opts...)
-			if !courier.HasStatus(err, r.status) {
+			if !hasStatus(err, r.status) {
 				t.Fatalf("%s = %v, want a *StatusError %d", r.method, err, r.status)
 			}
 			if got := ts.Requests.Load(); got != r.attempts {
@@ -102,7 +103,7 @@ func TestRetryRules(t *testing.T) {
 // nor a POST without an Idempotency-Key.
 func TestRetryRulesPolicyCannotOverride(t *testing.T) {
 	t.Parallel()
-	always := courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff, ShouldRetry: func(courier.AttemptInfo) bool { return true }})
+	always := courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff, ShouldRetry: func(courier.AttemptInfo) bool { return true }})
 	for _, c := range []struct {
 		method string
 		status int
@@ -119,13 +120,24 @@ func TestRetryRulesPolicyCannotOverride(t *testing.T) {
 	}
 }
 
+// retryStatuses is a ShouldRetry that retries what DefaultShouldRetry does
+// and also the given statuses: the policy a user writes to opt into 500.
+func retryStatuses(codes ...int) func(courier.AttemptInfo) bool {
+	return func(info courier.AttemptInfo) bool {
+		if info.Response != nil && slices.Contains(codes, info.Response.StatusCode) {
+			return true
+		}
+		return courier.DefaultShouldRetry(info)
+	}
+}
+
 // Policy tests need no network: they use courier's own test kit.
 func TestRetryStatusesOptIn(t *testing.T) {
 	t.Parallel()
 	mock := couriertest.NewMock(t)
 	route := mock.On("GET", "/jobs/{id}").Respond(500, "").Respond(500, "").Respond(200, "done").Times(3)
 	s := openSession(t, courier.WithBaseURL("http://api.test"), courier.WithTransport(mock),
-		courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff, ShouldRetry: courier.RetryStatuses(500)}))
+		courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff, ShouldRetry: retryStatuses(500)}))
 	resp, err := s.Get(t.Context(), "/jobs/7")
 	if err != nil {
 		t.Fatalf("Get = %v, want success on the third attempt", err)
@@ -155,7 +167,7 @@ func TestRetrySameIdempotencyKeyAndBody(t *testing.T) {
 			sopt courier.Option
 			ropt []courier.RequestOption
 		}{
-			{"given", fast, []courier.RequestOption{courier.IdempotencyKey("order-77")}},
+			{"given", fast, []courier.RequestOption{courier.Header("Idempotency-Key", "order-77")}},
 			{"generated", courier.WithIdempotencyKeys(true), nil},
 		} {
 			t.Run(c.name, func(t *testing.T) {
@@ -204,8 +216,8 @@ func TestRetryNonReplayableBodyIsNotRetried(t *testing.T) {
 	ts := newServer(t, http1, &statusSequence{statuses: []int{503}})
 	s := newSession(t, ts, fast)
 	oneShot := io.MultiReader(strings.NewReader("once"))
-	_, err := s.Post(t.Context(), "/", courier.BodyReader(oneShot), courier.IdempotencyKey("k"))
-	if !courier.HasStatus(err, 503) || !errors.Is(err, courier.ErrBodyNotReplayable) {
+	_, err := s.Post(t.Context(), "/", courier.BodyReader(oneShot), courier.Header("Idempotency-Key", "k"))
+	if !hasStatus(err, 503) || !errors.Is(err, courier.ErrBodyNotReplayable) {
 		t.Errorf("Post = %v, want a 503 *StatusError that says the body could not be replayed", err)
 	}
 	if got := ts.Requests.Load(); got != 1 {
@@ -243,7 +255,7 @@ func TestRetryAttemptTimeout(t *testing.T) {
 		}
 		io.WriteString(w, "ok")
 	}))
-	s := newSession(t, ts, courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff, AttemptTimeout: 200 * time.Millisecond}))
+	s := newSession(t, ts, courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff, AttemptTimeout: 200 * time.Millisecond}))
 	start := time.Now()
 	resp, err := s.Get(t.Context(), "/")
 	if err != nil {
@@ -449,7 +461,7 @@ func TestRetryNeverSleepsPastTheDeadline(t *testing.T) {
 		if elapsed := time.Since(start); elapsed != 0 {
 			t.Errorf("returned after %v, want at once", elapsed)
 		}
-		if !courier.HasStatus(err, 503) || !errors.Is(err, courier.ErrRetryDeadline) {
+		if !hasStatus(err, 503) || !errors.Is(err, courier.ErrRetryDeadline) {
 			t.Errorf("Get = %v, want the 503 with ErrRetryDeadline", err)
 		}
 		if len(tr.arrived) != 1 {
@@ -510,7 +522,7 @@ func TestRetryBudgetBoundsAmplification(t *testing.T) {
 		}
 	}))
 	const capacity, cost, requests = 50, 5, 100
-	s := newSession(t, ts, courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff,
+	s := newSession(t, ts, courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff,
 		Budget: courier.RetryBudget{Capacity: capacity, RetryCost: cost}}))
 	host := strings.TrimPrefix(ts.URL, "http://")
 	var exhausted int

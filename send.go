@@ -135,7 +135,7 @@ func (l *loop) send(a *attempt) {
 	l.c.clock.attemptStart.Store(a.sent.UnixNano())
 	l.c.clock.dns.Store(0)
 	conns := l.c.conns.Load()
-	if l.s.cfg.hedging != nil && idempotent(a.req.Method) && replayable(a.req) {
+	if l.p.HedgeAfter > 0 && idempotent(a.req.Method) && replayable(a.req) {
 		a.resp, a.release, a.copies, a.err = l.hedged(a.req)
 	} else {
 		a.resp, a.release, a.err = l.one(a.req)
@@ -199,7 +199,7 @@ func (l *loop) observe(a *attempt) {
 		b.record(b.p.IsFailure(l.info(a)), a.probe)
 	}
 	if a.resp != nil && a.resp.StatusCode == http.StatusTooManyRequests && l.h.limiter != nil {
-		if hint, ok := ParseRetryAfter(a.resp.Header.Get("Retry-After"), time.Now()); ok {
+		if hint, ok := parseRetryAfter(a.resp.Header.Get("Retry-After"), time.Now()); ok {
 			l.h.pause(min(hint, l.p.MaxRetryAfter))
 		}
 	}
@@ -263,7 +263,7 @@ func (l *loop) wait(info AttemptInfo) (time.Duration, Kind) {
 		wait = backoff(l.p, info.Attempt)
 	}
 	if info.Response != nil {
-		if hint, ok := ParseRetryAfter(info.Response.Header.Get("Retry-After"), time.Now()); ok {
+		if hint, ok := parseRetryAfter(info.Response.Header.Get("Retry-After"), time.Now()); ok {
 			if hint > l.p.MaxRetryAfter || !l.deadline.IsZero() && time.Now().Add(hint).After(l.deadline) {
 				return 0, ErrRetryAfterTooLong
 			}

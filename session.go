@@ -11,8 +11,8 @@ import (
 	"sync/atomic"
 )
 
-// Version is courier's version, sent in the default User-Agent.
-const Version = "0.2.0"
+// version is courier's version, sent in the default User-Agent.
+const version = "0.2.0"
 
 // Session is a configured, long-lived HTTP client identity: a base URL,
 // default headers and query parameters, timeouts, a tuned connection pool and
@@ -122,15 +122,19 @@ func (s *Session) attemptStack() (http.RoundTripper, error) {
 // Each call returns a new Client; changing it does not change the session.
 func (s *Session) Client() *http.Client {
 	return &http.Client{
-		Transport: RoundTripperFunc(s.roundTrip),
+		Transport: sessionTransport{s},
 		// The session follows redirects itself; the client must not.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
 
-// roundTrip is the top of the path for Client: standard semantics, with
-// the body handed over under the idle timeout.
-func (s *Session) roundTrip(req *http.Request) (*http.Response, error) {
+// sessionTransport is the top of the path for Client.
+type sessionTransport struct{ s *Session }
+
+// RoundTrip sends req with standard semantics, the body handed over under
+// the idle timeout.
+func (t sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	s := t.s
 	c, err := s.start(req.Context(), off(s.cfg.timeouts.Request))
 	if err != nil {
 		closeRequestBody(req)

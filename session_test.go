@@ -285,20 +285,20 @@ func TestConnectionReuseSequential(t *testing.T) {
 		}},
 		{"status error", failing(http.StatusNotFound, "", bytes.Repeat([]byte("n"), 4<<10)), func(s *courier.Session, ctx context.Context) error {
 			_, err := s.Get(ctx, "/")
-			if !courier.HasStatus(err, 404) {
+			if !hasStatus(err, 404) {
 				return err
 			}
 			return nil
 		}},
 		{"status error, stream", failing(http.StatusInternalServerError, "", bytes.Repeat([]byte("n"), 4<<10)), func(s *courier.Session, ctx context.Context) error {
 			_, err := s.Get(ctx, "/", courier.Stream())
-			if !courier.HasStatus(err, 500) {
+			if !hasStatus(err, 500) {
 				return err
 			}
 			return nil
 		}},
 		{"HEAD", sized(4<<10, false), func(s *courier.Session, ctx context.Context) error {
-			_, err := s.Head(ctx, "/")
+			_, err := s.Do(ctx, http.MethodHead, "/")
 			return err
 		}},
 		{"Client, body closed unread", sized(4<<10, false), nil},

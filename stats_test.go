@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/couriertest"
 )
 
 func TestStatsCountWhatHappened(t *testing.T) {
@@ -107,7 +108,7 @@ func TestLoggerOneLinePerAttempt(t *testing.T) {
 	logger, lines := logLines(slog.LevelDebug)
 	s := newSession(t, ts, fast, courier.WithLogger(logger))
 	_, err := s.Get(t.Context(), "/items", courier.Query("token", secretCanary))
-	if !courier.HasStatus(err, 503) {
+	if !hasStatus(err, 503) {
 		t.Fatal(err)
 	}
 	got := lines()
@@ -152,7 +153,7 @@ func TestLoggerGiveUpOnBudget(t *testing.T) {
 	ts := newServer(t, http1, &statusSequence{statuses: []int{503}})
 	logger, lines := logLines(slog.LevelWarn)
 	s := newSession(t, ts, courier.WithLogger(logger),
-		courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff, Budget: courier.RetryBudget{Capacity: 5, RetryCost: 5}}))
+		courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff, Budget: courier.RetryBudget{Capacity: 5, RetryCost: 5}}))
 	_, err := s.Get(t.Context(), "/")
 	if !errors.Is(err, courier.ErrRetryBudget) {
 		t.Fatalf("Get = %v, want ErrRetryBudget", err)

@@ -1,7 +1,6 @@
 package courier
 
 import (
-	"net/http"
 	"net/http/httptrace"
 	"sync/atomic"
 	"time"
@@ -93,17 +92,4 @@ func (c *call) detailedTrace() {
 			k.wrote.Store(k.since(s))
 		}
 	}
-}
-
-// TimingsOf returns the timings of a response that came through
-// [Session.Client] or [Session.RoundTripper], up to its headers, and
-// whether it has them (a response without a body does not).
-func TimingsOf(resp *http.Response) (Timings, bool) {
-	if resp == nil {
-		return Timings{}, false
-	}
-	if b, ok := resp.Body.(*trackedBody); ok {
-		return b.c.timings(), true
-	}
-	return Timings{}, false
 }

@@ -51,21 +51,3 @@ func TestTimingsDefault(t *testing.T) {
 		t.Errorf("default timings = %+v, want connect, first byte and total, no DNS or written", tm)
 	}
 }
-
-func TestTimingsOfClientResponse(t *testing.T) {
-	t.Parallel()
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
-	s := newSession(t, ts)
-	resp, err := s.Client().Get(ts.URL + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	tm, ok := courier.TimingsOf(resp)
-	if !ok || tm.Connect <= 0 || tm.FirstByte <= 0 {
-		t.Errorf("TimingsOf = %+v, %v; want connect and first byte", tm, ok)
-	}
-	if _, ok := courier.TimingsOf(&http.Response{Body: http.NoBody}); ok {
-		t.Errorf("TimingsOf(a response courier did not make) = true, want false")
-	}
-}

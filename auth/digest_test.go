@@ -13,6 +13,7 @@ import (
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/auth"
+	"github.com/courierhttp/courier/couriertest"
 )
 
 // The examples of RFC 7616, section 3.9.1, answered exactly.
@@ -291,7 +292,7 @@ func TestDigestWrongPassword(t *testing.T) {
 	s := newSession(t, courier.WithBaseURL(srv.URL), courier.WithAuth(auth.Digest("u", "wrong")))
 	for i, want := range []int{2, 4} {
 		_, err := s.Get(t.Context(), "/")
-		if !courier.HasStatus(err, http.StatusUnauthorized) {
+		if !hasStatus(err, http.StatusUnauthorized) {
 			t.Errorf("session request %d: Get = %v, want a 401 StatusError", i, err)
 		}
 		if got := d.count(); got != want {
@@ -449,7 +450,7 @@ func TestDigestRetriedAttempt(t *testing.T) {
 		}}
 	srv := d.start(t)
 	s := newSession(t, courier.WithBaseURL(srv.URL), courier.WithAuth(auth.Digest("u", "p")),
-		courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff}))
+		courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}))
 	if _, err := s.Get(t.Context(), "/"); err != nil {
 		t.Fatalf("Get = %v, want success on the second attempt", err)
 	}

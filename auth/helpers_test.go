@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -118,3 +119,10 @@ func (c *closeTracker) Close() error {
 }
 
 func newBody(s string) *closeTracker { return &closeTracker{Reader: strings.NewReader(s)} }
+
+// hasStatus reports whether err is, or wraps, a *courier.StatusError with
+// the given status.
+func hasStatus(err error, code int) bool {
+	var se *courier.StatusError
+	return errors.As(err, &se) && se.StatusCode == code
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/auth"
+	"github.com/courierhttp/courier/couriertest"
 )
 
 // writeNetrc writes a netrc file, mode 0600, and returns its path.
@@ -81,7 +82,7 @@ func TestBasicHTTPBin(t *testing.T) {
 		t.Errorf("session: Get(/basic-auth/ada/lovelace) = %v, %+v; want success as ada", err, body)
 	}
 	_, err := s.Get(t.Context(), "/basic-auth/ada/other")
-	if !courier.HasStatus(err, http.StatusUnauthorized) {
+	if !hasStatus(err, http.StatusUnauthorized) {
 		t.Errorf("session: Get(/basic-auth/ada/other) = %v, want a 401 StatusError", err)
 	}
 
@@ -138,7 +139,7 @@ func TestBearerSourcePerAttempt(t *testing.T) {
 		return "t" + string(rune('0'+n.Add(1))), nil
 	})
 	s := newSession(t, courier.WithBaseURL(srv.URL), courier.WithAuth(auth.BearerSource(src)),
-		courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff}))
+		courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}))
 	if _, err := s.Get(context.WithValue(t.Context(), key{}, "v"), "/"); err != nil {
 		t.Fatalf("Get: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/auth"
+	"github.com/courierhttp/courier/couriertest"
 )
 
 // hmacSigner signs method, request URI, a fresh nonce and the body with
@@ -85,7 +86,7 @@ func TestSignRetried(t *testing.T) {
 		}
 	}))
 	s := newSession(t, courier.WithBaseURL(srv.URL), courier.WithAuth(auth.Sign(hmacSigner{key})),
-		courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff}))
+		courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}))
 	if _, err := s.Get(t.Context(), "/"); err != nil {
 		t.Fatalf("Get: %v", err)
 	}

@@ -111,12 +111,12 @@ func baseAttrs(req *http.Request) []attribute.KeyValue {
 	}
 }
 
-func (in *instruments) request(req *http.Request, next courier.RoundTripperFunc) (*http.Response, error) {
+func (in *instruments) request(req *http.Request, next http.RoundTripper) (*http.Response, error) {
 	st := &state{}
 	ctx, span := in.tracer.Start(req.Context(), req.Method,
 		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(baseAttrs(req)...))
 	ctx = context.WithValue(ctx, stateKey{}, st)
-	resp, err := next(req.WithContext(ctx))
+	resp, err := next.RoundTrip(req.WithContext(ctx))
 	if n := st.attempts.Load(); n > 1 {
 		span.SetAttributes(attribute.Int("http.request.resend_count", int(n-1)))
 	}
@@ -131,7 +131,7 @@ func (in *instruments) request(req *http.Request, next courier.RoundTripperFunc)
 }
 
 func (in *instruments) attempt(next http.RoundTripper) http.RoundTripper {
-	return courier.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
 		resend := 0
 		if st, ok := req.Context().Value(stateKey{}).(*state); ok {
 			resend = int(st.attempts.Add(1)) - 1
@@ -261,3 +261,8 @@ func ObserveStats(s *courier.Session, opts ...Option) (stop func() error, err er
 	}
 	return reg.Unregister, nil
 }
+
+// roundTripperFunc adapts a function to http.RoundTripper.
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/courierotel"
@@ -51,7 +52,7 @@ func setup(t *testing.T) (*courier.Session, *tracetest.SpanRecorder, *sdkmetric.
 		t.Fatal(err)
 	}
 	s, err := courier.New(append(opts, courier.WithBaseURL(srv.URL),
-		courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff}))...)
+		courier.WithRetry(courier.RetryPolicy{Backoff: func(courier.AttemptInfo) time.Duration { return 0 }}))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,12 @@
 // courier.WithTransport, and run your tests with t.Parallel.
 package couriertest
 
+import (
+	"time"
+
+	"github.com/courierhttp/courier"
+)
+
 // TB is the part of testing.TB the kit uses, so that it works with
 // *testing.T, *testing.B and other frameworks.
 type TB interface {
@@ -27,3 +33,9 @@ type TB interface {
 	Fatalf(format string, args ...any)
 	Logf(format string, args ...any)
 }
+
+// NoBackoff is a RetryPolicy.Backoff that retries at once, for tests that
+// exercise retries without waiting:
+//
+//	courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff})
+func NoBackoff(courier.AttemptInfo) time.Duration { return 0 }

@@ -33,7 +33,7 @@ func exampleSession(rt http.RoundTripper, opts ...courier.Option) *courier.Sessi
 	s, err := courier.New(append([]courier.Option{
 		courier.WithBaseURL("https://api.example.com"),
 		courier.WithTransport(rt),
-		courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff}),
+		courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}),
 	}, opts...)...)
 	if err != nil {
 		panic(err)
@@ -111,7 +111,7 @@ func ExampleFaults() {
 	m.On("GET", "/data").Respond(200, "ok")
 	f := couriertest.NewFaults(m, couriertest.Reset().Rate(0.5, 42))
 
-	s := exampleSession(f, courier.WithRetry(courier.RetryPolicy{MaxAttempts: 5, Backoff: courier.NoBackoff}))
+	s := exampleSession(f, courier.WithRetry(courier.RetryPolicy{MaxAttempts: 5, Backoff: couriertest.NoBackoff}))
 	defer s.Close(context.Background())
 	for range 4 {
 		resp, err := s.Get(context.Background(), "/data")
@@ -208,7 +208,8 @@ func ExampleHTTPBin() {
 	_, err := s.Get(context.Background(), "/get", courier.Query("q", "go"), courier.Into(&out))
 	fmt.Println(out.Args["q"], err)
 	_, err = s.Get(context.Background(), "/status/404")
-	fmt.Println(courier.HasStatus(err, http.StatusNotFound), strings.Contains(err.Error(), "404 Not Found"))
+	var se *courier.StatusError
+	fmt.Println(errors.As(err, &se) && se.StatusCode == http.StatusNotFound, strings.Contains(err.Error(), "404 Not Found"))
 	s.Close(context.Background())
 	t.end() // the test ends: the server is closed
 	// Output:

@@ -66,7 +66,7 @@ func mockSession(t *testing.T, rt http.RoundTripper, opts ...courier.Option) *co
 	all := append([]courier.Option{
 		courier.WithBaseURL("https://api.example.com"),
 		courier.WithTransport(rt),
-		courier.WithRetry(courier.RetryPolicy{Backoff: courier.NoBackoff}),
+		courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}),
 	}, opts...)
 	s, err := courier.New(all...)
 	if err != nil {
@@ -505,7 +505,7 @@ func TestMockConcurrent(t *testing.T) {
 	errs := make(chan error, n)
 	for i := range n {
 		wg.Go(func() {
-			_, err := s.Post(t.Context(), "/items", courier.JSON(map[string]int{"n": 1}), courier.IdempotencyKey(fmt.Sprint(i)))
+			_, err := s.Post(t.Context(), "/items", courier.JSON(map[string]int{"n": 1}), courier.Header("Idempotency-Key", fmt.Sprint(i)))
 			errs <- err
 		})
 		wg.Go(func() { m.On("GET", fmt.Sprintf("/other/%d", i)) })

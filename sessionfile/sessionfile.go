@@ -86,7 +86,7 @@ func (a *Auth) middleware() courier.Middleware {
 		// package auth does with bad input.
 		err = fmt.Errorf("sessionfile: %w", err)
 		return func(http.RoundTripper) http.RoundTripper {
-			return courier.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
 				if req.Body != nil {
 					req.Body.Close()
 				}
@@ -491,3 +491,8 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// roundTripperFunc adapts a function to http.RoundTripper.
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }

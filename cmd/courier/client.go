@@ -24,7 +24,7 @@ type sent struct {
 }
 
 func (s *sent) middleware(next http.RoundTripper) http.RoundTripper {
-	return courier.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
 		s.mu.Lock()
 		s.req = req
 		s.mu.Unlock()
@@ -41,7 +41,7 @@ func (s *sent) last() *http.Request {
 // offlineTransport answers every request with an empty 204 without sending
 // it: --offline and --curl build a request the way a real one is built and
 // stop there.
-var offlineTransport = courier.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+var offlineTransport = roundTripperFunc(func(req *http.Request) (*http.Response, error) {
 	if req.Body != nil {
 		req.Body.Close()
 	}
@@ -180,3 +180,8 @@ func applyAuth(a *args, sf *sessionfile.File, sio stdio) error {
 	sf.Auth = &sessionfile.Auth{Type: typ, Username: user, Password: pass}
 	return nil
 }
+
+// roundTripperFunc adapts a function to http.RoundTripper.
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }

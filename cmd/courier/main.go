@@ -23,6 +23,9 @@ import (
 	"golang.org/x/term"
 )
 
+// version is the CLI's version: courier's own, whose User-Agent it sends.
+const version = "0.2.0"
+
 // Exit codes, as HTTPie's.
 const (
 	exitOK            = 0
@@ -117,7 +120,7 @@ func run(ctx context.Context, argv []string, sio stdio) int {
 		fmt.Fprint(sio.Out, usage)
 		return exitOK
 	case errors.Is(err, errVersion):
-		fmt.Fprintln(sio.Out, "courier", courier.Version)
+		fmt.Fprintln(sio.Out, "courier", version)
 		return exitOK
 	case err != nil:
 		return fail(sio, err)

@@ -78,9 +78,10 @@ func Run(ctx context.Context, w io.Writer, opts Options) (err error) {
 	}()
 
 	p := &printer{w: w, color: opts.Color}
-	t := &tour{p: p, srv: srv}
+	t := &tour{p: p, srv: srv, jar: cookiejar.New(cookiejar.Options{})}
 	s, err := courier.New(
 		courier.WithBaseURL(srv.url),
+		courier.WithJar(t.jar),
 		courier.WithHooks(courier.Hooks{OnRetry: t.onRetry}),
 	)
 	if err != nil {
@@ -139,6 +140,7 @@ func Run(ctx context.Context, w io.Writer, opts Options) (err error) {
 // tour is one run of the tour: the session, what it measured and printed.
 type tour struct {
 	s     *courier.Session
+	jar   *cookiejar.Jar // the session's
 	p     *printer
 	srv   *server
 	title string // the step under way
@@ -204,11 +206,7 @@ func (t *tour) login(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
-	jar, ok := t.s.Jar().(*cookiejar.Jar)
-	if !ok {
-		return fmt.Errorf("the session's jar is a %T, want a *cookiejar.Jar", t.s.Jar())
-	}
-	cookies := jar.All()
+	cookies := t.jar.All()
 	i := slices.IndexFunc(cookies, func(c cookiejar.Cookie) bool { return c.Name == SessionCookie })
 	if i < 0 {
 		return fmt.Errorf("no %q cookie in the jar after the login", SessionCookie)
@@ -224,7 +222,7 @@ func (t *tour) login(ctx context.Context, n int) error {
 func (t *tour) me(ctx context.Context, n int) error {
 	var who struct{ User string }
 	resp, _, err := t.do(ctx, http.MethodGet, "/api/me", courier.Into(&who))
-	if courier.HasStatus(err, http.StatusUnauthorized) {
+	if se := (*courier.StatusError)(nil); errors.As(err, &se) && se.StatusCode == http.StatusUnauthorized {
 		return fmt.Errorf("the jar did not send the login cookie: %w", err)
 	}
 	if err != nil {
@@ -417,11 +415,12 @@ func (t *tour) table() error {
 	t.mu.Unlock()
 	slices.Sort(lat)
 	// The server counts a connection when it accepts it, which may come a
-	// moment after the client's dial returned.
+	// moment after the client's dial returned, or before a dial the pool
+	// started for a request that got a pooled connection first returns.
 	accepted := t.srv.accepted()
 	for wait := 0; accepted != st.ConnsOpened && wait < 100; wait++ {
 		time.Sleep(10 * time.Millisecond)
-		accepted = t.srv.accepted()
+		accepted, st = t.srv.accepted(), t.s.Stats()
 	}
 	attempts := t.srv.requests.Load()
 
@@ -448,8 +447,8 @@ func (t *tour) table() error {
 	}
 	row("requests", st.Requests, fmt.Sprintf("the tour made %d calls", len(lat)))
 	row("attempts", st.Attempts, fmt.Sprintf("the server handled %d requests", attempts))
-	row("retries", retries, strings.Trim(counts(st.RetriesByStatus)+", "+counts(st.RetriesByKind), ", "))
-	row("failures", failures, counts(st.Failures))
+	row("retries", retries, strings.Trim(counts(st.RetriesByStatus, strconv.Itoa)+", "+counts(st.RetriesByKind, courier.Kind.String), ", "))
+	row("failures", failures, counts(st.Failures, courier.Kind.String))
 	row("conns opened", st.ConnsOpened, fmt.Sprintf("the server accepted %d", accepted))
 	row("conns reused", st.ConnsReused, fmt.Sprintf("%.0f%% of attempts", 100*float64(st.ConnsReused)/float64(max(st.Attempts, 1))))
 	row("latency p50", ms(percentile(lat, 0.50)), fmt.Sprintf("of the %d calls, as the tour timed them", len(lat)))
@@ -474,11 +473,11 @@ func (t *tour) table() error {
 	return nil
 }
 
-// counts formats counters by key, in key order.
-func counts[K cmp.Ordered](m map[K]int64) string {
+// counts formats counters by key, in key order, each key by its name.
+func counts[K cmp.Ordered](m map[K]int64, name func(K) string) string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%v: %d", k, m[k]))
+		parts = append(parts, fmt.Sprintf("%s: %d", name(k), m[k]))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -2,6 +2,7 @@ package demo_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -32,7 +33,8 @@ func ExampleAPI() {
 	defer s.Close(ctx)
 
 	_, err = s.Get(ctx, "/api/me")
-	fmt.Println("before login:", err != nil && courier.HasStatus(err, 401))
+	var se *courier.StatusError
+	fmt.Println("before login:", errors.As(err, &se) && se.StatusCode == 401)
 
 	creds := map[string]string{"user": demo.User, "password": demo.Password}
 	if _, err := s.Post(ctx, "/api/login", courier.JSON(creds)); err != nil {
