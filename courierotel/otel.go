@@ -38,8 +38,15 @@ import (
 // ScopeName is the instrumentation scope of courier's spans and metrics.
 const ScopeName = "github.com/courierhttp/courier/courierotel"
 
-// An Option configures the instrumentation.
-type Option func(*config)
+// An Option configures the instrumentation. Options apply in order; the
+// last one for a setting wins. Only this package defines options.
+type Option interface {
+	apply(*config) error
+}
+
+type optionFunc func(*config) error
+
+func (f optionFunc) apply(c *config) error { return f(c) }
 
 type config struct {
 	tp   trace.TracerProvider
@@ -48,21 +55,51 @@ type config struct {
 }
 
 // WithTracerProvider sets the tracer provider (default: the global one).
-func WithTracerProvider(tp trace.TracerProvider) Option { return func(c *config) { c.tp = tp } }
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(c *config) error {
+		if tp == nil {
+			return errors.New("courierotel: WithTracerProvider: nil provider")
+		}
+		c.tp = tp
+		return nil
+	})
+}
 
 // WithMeterProvider sets the meter provider (default: the global one).
-func WithMeterProvider(mp metric.MeterProvider) Option { return func(c *config) { c.mp = mp } }
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) error {
+		if mp == nil {
+			return errors.New("courierotel: WithMeterProvider: nil provider")
+		}
+		c.mp = mp
+		return nil
+	})
+}
 
 // WithPropagators sets how the trace context is sent to servers (default:
 // the global propagator).
-func WithPropagators(p propagation.TextMapPropagator) Option { return func(c *config) { c.prop = p } }
+func WithPropagators(p propagation.TextMapPropagator) Option {
+	return optionFunc(func(c *config) error {
+		if p == nil {
+			return errors.New("courierotel: WithPropagators: nil propagator")
+		}
+		c.prop = p
+		return nil
+	})
+}
 
-func newConfig(opts []Option) config {
+// newConfig applies the options in order over the defaults.
+func newConfig(opts []Option) (config, error) {
 	c := config{tp: otel.GetTracerProvider(), mp: otel.GetMeterProvider(), prop: otel.GetTextMapPropagator()}
 	for _, o := range opts {
-		o(&c)
+		if o == nil {
+			return c, errors.New("courierotel: nil Option")
+		}
+		if err := o.apply(&c); err != nil {
+			return c, err
+		}
 	}
-	return c
+	return c, nil
 }
 
 type instruments struct {
@@ -75,7 +112,10 @@ type instruments struct {
 // interceptor for the logical span and an attempt middleware for the attempt
 // spans, the propagation and the duration histogram.
 func Options(opts ...Option) ([]courier.Option, error) {
-	c := newConfig(opts)
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
 	meter := c.mp.Meter(ScopeName)
 	dur, err := meter.Float64Histogram("http.client.request.duration",
 		metric.WithUnit("s"),
@@ -225,7 +265,11 @@ func (b *spanBody) Close() error {
 // (by reason) and courier.client.connections (by state: opened, reused). It
 // returns a function that stops the export.
 func ObserveStats(s *courier.Session, opts ...Option) (stop func() error, err error) {
-	meter := newConfig(opts).mp.Meter(ScopeName)
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	meter := c.mp.Meter(ScopeName)
 	requests, err := meter.Int64ObservableCounter("courier.client.requests", metric.WithDescription("Logical requests started."))
 	if err != nil {
 		return nil, err

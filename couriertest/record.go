@@ -103,23 +103,47 @@ func MatchBody(req *http.Request, body []byte, recorded RecordedRequest) bool {
 	return text == recorded.Body
 }
 
-// A RecordOption configures a Recorder.
-type RecordOption func(*Recorder)
+// A RecordOption configures a Recorder. Options apply in order; the last
+// one for a setting wins. Only this package defines options.
+type RecordOption interface {
+	apply(*Recorder) error
+}
+
+type recordOption func(*Recorder) error
+
+func (f recordOption) apply(r *Recorder) error { return f(r) }
 
 // WithRealTransport sets the transport that record and passthrough modes
 // send through (default: a fresh clone of http.DefaultTransport, closed
 // on cleanup).
 func WithRealTransport(rt http.RoundTripper) RecordOption {
-	return func(r *Recorder) { r.real = rt }
+	return recordOption(func(r *Recorder) error {
+		if rt == nil {
+			return errors.New("WithRealTransport: nil transport")
+		}
+		r.real = rt
+		return nil
+	})
 }
 
 // WithMatch sets how a request finds its recorded match.
-func WithMatch(m MatchFunc) RecordOption { return func(r *Recorder) { r.match = m } }
+func WithMatch(m MatchFunc) RecordOption {
+	return recordOption(func(r *Recorder) error {
+		if m == nil {
+			return errors.New("WithMatch: nil MatchFunc")
+		}
+		r.match = m
+		return nil
+	})
+}
 
 // WithRedactedHeaders names more headers to redact, besides Authorization,
 // Cookie, Set-Cookie, X-Api-Key and the like.
 func WithRedactedHeaders(names ...string) RecordOption {
-	return func(r *Recorder) { r.extraSecrets = append(r.extraSecrets, names...) }
+	return recordOption(func(r *Recorder) error {
+		r.extraSecrets = append(r.extraSecrets, names...)
+		return nil
+	})
 }
 
 // Recorder is a transport that records real exchanges to a cassette file
@@ -158,7 +182,12 @@ func NewRecorder(t TB, path string, mode Mode, opts ...RecordOption) *Recorder {
 	t.Helper()
 	r := &Recorder{t: t, path: path, mode: mode, match: DefaultMatch}
 	for _, o := range opts {
-		o(r)
+		if o == nil {
+			t.Fatalf("couriertest: NewRecorder: nil RecordOption")
+		}
+		if err := o.apply(r); err != nil {
+			t.Fatalf("couriertest: NewRecorder: %v", err)
+		}
 	}
 	if r.real == nil {
 		r.ownReal = http.DefaultTransport.(*http.Transport).Clone()
