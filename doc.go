@@ -26,12 +26,23 @@
 // whose ".." would climb above the base path is an error, not a silent
 // rewrite.
 //
+// # Options and defaults
+//
+// One rule holds for every option, in this package and its sub-packages:
+// zero means the default. A zero field of [Timeouts], [Pool], [RetryPolicy],
+// [RetryBudget] or [BreakerPolicy], and a zero given to [WithTimeout],
+// [Timeout], [WithMaxBodySize] or [WithRedirects], takes the default that its
+// documentation gives. "None" is spelled with a constant: [NoTimeout],
+// [NoRedirects], RetryPolicy{MaxAttempts: 1}. Options apply in order, and for
+// a setting with one value the last one wins; options that add (Header,
+// Query, WithMiddleware, WithHooks) accumulate.
+//
 // # Requests and responses
 //
 // [Session.Get], [Session.Post] and their siblings, and the general
 // [Session.Do], take per-request options: [Header], [AddHeader],
-// [RemoveHeader], [Query], [JSON], [Form], [Body], [BodyReader], [Timeout],
-// [ExpectStatus], [AnyStatus], [Into] and [Stream].
+// [RemoveHeader], [Query], [Cookie], [BasicAuth], [JSON], [Form], [Body],
+// [BodyReader], [Timeout], [ExpectStatus], [AnyStatus], [Into] and [Stream].
 //
 //	var user User
 //	resp, err := s.Get(ctx, "/users/42", courier.Into(&user))
@@ -44,20 +55,25 @@
 //
 // # Timeouts
 //
-// Nothing waits forever unless asked to with [NoTimeout]. The defaults (see
-// [Timeouts]): dial 10s, TLS handshake 10s, response headers 30s, the whole
-// request 30s. The caller's context can only shorten them. A streamed body is
-// bounded instead by an idle timeout between reads (30s), so a long download
-// is not cut while a stalled one fails.
+// Nothing waits forever unless asked to with [NoTimeout]. The defaults: dial
+// 10s, TLS handshake 10s, response headers 30s ([Timeouts]), the whole
+// request 30s ([WithTimeout]). The caller's context can only shorten them. A
+// streamed body is bounded instead by an idle timeout between reads (30s),
+// so a long download is not cut while a stalled one fails.
 //
 // # Errors
 //
 // Every failure is an [*Error] that says what was attempted (method, URL with
-// secrets redacted, attempts) and carries a kind matched with [errors.Is]:
-// [ErrInvalidRequest], [ErrClosed], [ErrCanceled], [ErrTimeout], [ErrDNS],
-// [ErrConnect], [ErrTLS], [ErrConnLost], [ErrBodyTooLarge], [ErrDecode],
-// [ErrTooManyRedirects], [ErrBodyNotReplayable]. The standard cause stays in
-// the chain: errors.Is(err, context.DeadlineExceeded) holds for a timeout.
+// secrets redacted, attempts) and has exactly one [Kind], from one closed
+// list, matched with [errors.Is]: [ErrInvalidRequest], [ErrClosed],
+// [ErrCanceled], [ErrTimeout], [ErrConnectTimeout], [ErrDNS], [ErrConnect],
+// [ErrTLS], [ErrConnLost], [ErrBodyTooLarge], [ErrDecode],
+// [ErrTooManyRedirects], [ErrBodyNotReplayable], [ErrCircuitOpen],
+// [ErrRateLimited], [ErrOther]. Why retrying stopped is its own field, Stop:
+// [ErrRetryBudget], [ErrRetryAfterTooLong], [ErrRetryDeadline],
+// [ErrMaybeApplied], and also [ErrBodyNotReplayable] and [ErrCircuitOpen].
+// The standard cause stays in the chain: errors.Is(err,
+// context.DeadlineExceeded) holds for a timeout.
 //
 // A response with a status outside 2xx is a [*StatusError], matched with
 // [errors.As], returned together with the [*Response]:
@@ -79,7 +95,7 @@
 // Digest, netrc, request signing, and OAuth2 in auth/oauth2). A request to
 // another origin, by full URL or through [Session.Client], gets the
 // session's other defaults but none of those. A header set on the request
-// itself is always sent to that request's origin.
+// itself ([Header], [BasicAuth]) is always sent to that request's origin.
 //
 // Authentication layers run on every attempt, so that a retried request is
 // authenticated (signed, counted, refreshed) again, and on every redirect hop
@@ -87,12 +103,12 @@
 //
 // # Cookies
 //
-// Every session has a cookie [Jar] (replace it, share it or turn it off with
-// [WithJar]): the Set-Cookie of every response, each redirect hop and each
-// retried attempt included, is stored with the rules of RFC 6265 and the
-// public suffix list, and the cookies that match a request are sent with
-// it. The jar lists, sets, deletes, exports and imports its cookies with
-// every attribute ([Jar.All], [Jar.Load]); package
+// Every session has a cookie jar, a
+// [github.com/courierhttp/courier/cookiejar.Jar] unless [WithJar] gives
+// another (or nil, for none): the Set-Cookie of every response, each
+// redirect hop and each retried attempt included, is stored with the rules
+// of RFC 6265 and the public suffix list, and the cookies that match a
+// request are sent with it. Package
 // github.com/courierhttp/courier/sessionfile saves a session's identity
 // (headers, cookies, auth) to a file and loads it again. [Cookie] adds a
 // cookie that is not stored: to every request toward the session's origins,
@@ -104,32 +120,35 @@
 // too ([RetryPolicy], [WithRetry]): three attempts in all, with exponential
 // backoff and full jitter (100ms base, 20s cap). Only what is safe is
 // retried: idempotent methods, or a POST or PATCH carrying an
-// Idempotency-Key ([IdempotencyKey], [WithIdempotencyKeys]), or any request
-// that was never sent (a failure to connect); only failures a later attempt
-// may not meet (connection errors, timeouts, 408, 425, 429, 502, 503, 504;
-// 500 with [RetryStatuses]); never 501 or another 4xx, never a body that
-// cannot be replayed. A Retry-After hint is obeyed, and one beyond the cap
-// (60s) or the deadline fails at once with [ErrRetryAfterTooLong]. No sleep
-// starts that cannot end before the deadline ([ErrRetryDeadline]).
+// Idempotency-Key header ([WithIdempotencyKeys] adds one to each), or any
+// request that was never sent (a failure to connect); only failures a later
+// attempt may not meet (connection errors, timeouts, 408, 425, 429, 502,
+// 503, 504; other 5xx if a ShouldRetry asks); never 501 or another 4xx,
+// never a body that cannot be replayed. A Retry-After hint is obeyed, and
+// one beyond the cap (60s) or the deadline stops at once with
+// [ErrRetryAfterTooLong]. No sleep starts that cannot end before the
+// deadline ([ErrRetryDeadline]).
 //
 // Retries are drawn from a token budget per host ([RetryBudget], in the
 // style of the AWS SDKs): when a host fails everything, a session sends it
 // about one attempt per request, not three, and says so with
 // [ErrRetryBudget]. A per-host circuit breaker ([WithBreaker],
 // [ErrCircuitOpen]), a client-side rate limit ([WithRateLimit],
-// [ErrRateLimited]) and hedging of slow idempotent requests ([WithHedging])
-// are options. [WithHooks] sees every attempt: its number, why it is
-// retried, the wait, and the budget left.
+// [ErrRateLimited]) and hedging of slow idempotent requests
+// (RetryPolicy.HedgeAfter) are options. A resend that net/http makes on its
+// own, of a request a reused connection dropped before the server answered,
+// is no attempt: the server never processed the first copy.
 //
 // # Observability
 //
 // [WithLogger] logs one line per attempt through log/slog, with secrets
 // redacted; a healthy service logs nothing above Debug. [WithHooks] calls
-// functions before and after each attempt and before each retry.
-// [Session.Stats] returns counters (requests, attempts, retries by reason,
-// failures by kind, statuses, connections opened and reused, budgets,
-// breakers), and every [Response] carries [Timings]. None of it allocates
-// on a request that succeeds.
+// functions before and after each attempt, before each retry and redirect,
+// and on a failure, each with an [AttemptInfo] that gives the attempt's
+// Kind and Stop. [Session.Stats] returns counters (requests, attempts,
+// retries by status and by kind, failures by kind, statuses, connections
+// opened and reused, budgets, breakers), and every [Response] carries
+// [Timings]. None of it allocates on a request that succeeds.
 //
 // # Redirects
 //
@@ -144,21 +163,23 @@
 // https on default ports keeps them) and stay removed for the rest of the
 // chain, even if it comes back. Jar cookies follow their own rules (they
 // belong to a host). Each hop's response goes through [Hooks].OnRedirect
-// and the jar; [Response].Redirects lists the chain, and
+// and the jar; [Response].Redirects lists the chain, and the [*Error] of
 // [ErrTooManyRedirects] carries it.
 //
 // # Third-party SDKs
 //
-// [Session.Client] returns an *http.Client, and [Session.RoundTripper] a
-// round tripper, that send requests through the same stack with the standard
-// library's semantics: a 404 is a response, not an error, and the caller
-// closes the body. Hand them to go-github, the AWS SDK or a generated client.
+// [Session.Client] returns an *http.Client that sends requests through the
+// same path with the standard library's semantics: a 404 is a response, not
+// an error, and the caller closes the body. Hand it to go-github, the AWS
+// SDK or a generated client.
 //
-// # Middleware
+// # Interceptors and middleware
 //
-// A [Middleware] wraps the round tripper under it, around every attempt
-// ([WithMiddleware]). It must clone a request before changing it, and it
-// must return responses, never turn them into errors.
+// An [Interceptor] wraps each whole request ([WithInterceptors]): it sees it
+// once, before redirects and retries, and its final response after them: the
+// place for a span or a metric per logical request. A [Middleware] wraps
+// every attempt ([WithMiddleware]). Both must clone a request before
+// changing it, and must return responses, never turn them into errors.
 //
 // # Closing
 //
@@ -166,4 +187,29 @@
 // flight until its context ends, and closes idle connections. It returns a
 // [*CloseError] for requests still running and streamed bodies never closed;
 // [WithLeakTracking] adds where each unclosed body was opened.
+//
+// # The request path
+//
+// Every request, from Do or from the Client, takes one path. Each layer is a
+// file, and says what it returns:
+//
+//	do.go, session.go  the top: Do and the verbs; Client's transport. It owns
+//	                   the per-request state (call.go): timers, in-flight slot
+//	request.go         1 build: resolve the URL, merge headers, encode the body
+//	call.go            interceptors, then decoding of the final response
+//	redirect.go        2 follow: the redirect loop; returns the last hop's
+//	                   response, the hops, and the retry loop's report on it
+//	send.go            2 retryLoop: gate, send, decide, report; returns the
+//	                   response (a 503 too), attempts, Stop, a buffered body
+//	hosts.go           per-host state the loop reads: budget, breaker, limiter
+//	cookies.go auth.go 3 the attempt stack: jar, auth layers, middleware
+//	transport.go       4 the tuned *http.Transport and its dialer
+//	response.go        5 respond: *Response, *StatusError, Decode
+//
+// The state of a request is passed explicitly where courier writes both
+// sides, and reported up through return values. Through middleware that is
+// not courier's, only the standard httptrace hooks report up (the
+// connection an attempt got, and its dial and handshake times). The context
+// a request carries keeps the context.Context contract: its deadline is the
+// caller's and never changes; the session's timers end it with a cause.
 package courier
