@@ -191,3 +191,22 @@ func TestOptionsLastWins(t *testing.T) {
 		t.Errorf("User-Agent = %q, want %q", ua, "two/2")
 	}
 }
+
+// The last option for a setting wins: WithTimeouts without Request keeps
+// an earlier WithTimeout.
+func TestWithTimeoutsKeepsUnsetFields(t *testing.T) {
+	t.Parallel()
+	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	s := newSession(t, ts, noRetry, courier.WithTimeout(200*time.Millisecond), courier.WithTimeouts(courier.Timeouts{Dial: time.Second}))
+	start := time.Now()
+	_, err := s.Get(t.Context(), "/")
+	if !errors.Is(err, courier.ErrTimeout) {
+		t.Fatalf("Get = %v, want ErrTimeout", err)
+	}
+	requireWithin(t, start, 2*time.Second)
+}

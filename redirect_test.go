@@ -162,6 +162,23 @@ func TestRedirectTooManyError(t *testing.T) {
 	}
 }
 
+// An error after a redirect names the URL that failed, not the first one.
+func TestErrorNamesTheFailingHop(t *testing.T) {
+	t.Parallel()
+	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://127.0.0.1:1/elsewhere", http.StatusFound)
+	}))
+	s := newSession(t, ts, noRetry)
+	_, err := s.Get(t.Context(), "/start")
+	var ce *courier.Error
+	if !errors.As(err, &ce) || !errors.Is(err, courier.ErrConnect) {
+		t.Fatalf("Get = %v, want ErrConnect", err)
+	}
+	if ce.URL != "http://127.0.0.1:1/elsewhere" || len(ce.Redirects) != 1 {
+		t.Errorf("Error.URL = %q, Redirects = %v; want the failing hop and the chain before it", ce.URL, ce.Redirects)
+	}
+}
+
 func TestRedirectDisabled(t *testing.T) {
 	run(t, func(t *testing.T, m mode) {
 		rs := newRedirectServer(t, m)

@@ -2,6 +2,7 @@ package courier_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -223,6 +224,46 @@ func TestURLResolutionErrors(t *testing.T) {
 			t.Errorf("server got %d requests, want 0", n)
 		}
 	})
+}
+
+// Userinfo in a URL is Basic auth for that URL's origin, on every path, and
+// never appears in an error.
+func TestURLUserinfoIsBasicAuth(t *testing.T) {
+	t.Parallel()
+	ts, saw := headerEcho(t)
+	other, otherSaw := headerEcho(t)
+	base := strings.Replace(ts.URL, "http://", "http://sk_live_CANARY:@", 1)
+	s, err := courier.New(courier.WithBaseURL(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	want := "Basic " + "c2tfbGl2ZV9DQU5BUlk6" // base64("sk_live_CANARY:")
+
+	if _, err := s.Get(t.Context(), "/x"); err != nil {
+		t.Fatal(err)
+	}
+	if got := saw().Get("Authorization"); got != want {
+		t.Errorf("Do: Authorization = %q, want %q", got, want)
+	}
+	resp, err := s.Client().Get(ts.URL + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := saw().Get("Authorization"); got != want {
+		t.Errorf("Client: Authorization = %q, want %q", got, want)
+	}
+	if _, err := s.Get(t.Context(), other.URL+"/y"); err != nil {
+		t.Fatal(err)
+	}
+	if got := otherSaw().Get("Authorization"); got != "" {
+		t.Errorf("another origin got Authorization %q", got)
+	}
+	_, err = s.Get(t.Context(), "http://alice:CANARY@127.0.0.1:1/z", courier.Timeout(time.Second))
+	if err == nil || strings.Contains(err.Error(), "CANARY") || strings.Contains(err.Error(), "alice") {
+		t.Errorf("error = %v, want one without the userinfo", err)
+	}
 }
 
 func TestQueryOrder(t *testing.T) {
@@ -470,6 +511,26 @@ func TestRemoveHeaderIsPerRequest(t *testing.T) {
 	}
 	if v := got.Header.Get("User-Agent"); v != "courier/"+courier.Version {
 		t.Errorf("User-Agent after a request that removed it = %q, want %q", v, "courier/"+courier.Version)
+	}
+}
+
+// A request's header values are its own: changing them through
+// Response.Request never reaches the session's defaults.
+func TestRequestHeaderIsACopy(t *testing.T) {
+	t.Parallel()
+	ts, saw := headerEcho(t)
+	s := newSession(t, ts, courier.Header("X-Tenant", "acme"))
+	resp, err := s.Get(t.Context(), "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saw()
+	resp.Request.Header["X-Tenant"][0] = "evil"
+	if _, err := s.Get(t.Context(), "/"); err != nil {
+		t.Fatal(err)
+	}
+	if got := saw().Get("X-Tenant"); got != "acme" {
+		t.Errorf("next request's X-Tenant = %q, want the session default acme", got)
 	}
 }
 

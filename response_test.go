@@ -189,6 +189,37 @@ func TestDecodeStreamInvalidJSON(t *testing.T) {
 	}
 }
 
+// Into leaves its target alone when there is nothing to decode; an explicit
+// Decode of an empty body is still an error.
+func TestIntoWithoutContent(t *testing.T) {
+	t.Parallel()
+	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/204":
+			w.WriteHeader(http.StatusNoContent)
+		case "/empty":
+		default:
+			w.Write([]byte(`{"n":1}`))
+		}
+	}))
+	s := newSession(t, ts)
+	for _, c := range []struct{ method, path string }{{"DELETE", "/204"}, {"POST", "/empty"}, {"HEAD", "/full"}} {
+		v := map[string]int{"kept": 7}
+		if _, err := s.Do(t.Context(), c.method, c.path, courier.Into(&v)); err != nil || v["kept"] != 7 {
+			t.Errorf("%s %s with Into = %v, target %v; want no error and the target untouched", c.method, c.path, err, v)
+		}
+	}
+	resp, err := s.Post(t.Context(), "/empty")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]int
+	if err := resp.Decode(&v); !errors.Is(err, courier.ErrDecode) {
+		t.Errorf("Decode of an empty body = %v, want ErrDecode", err)
+	}
+}
+
 // sized answers with n bytes, with a Content-Length or chunked.
 func sized(n int, chunked bool) http.HandlerFunc {
 	body := bytes.Repeat([]byte("a"), n)

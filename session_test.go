@@ -214,6 +214,26 @@ func TestCloseReportsStreamReadButNotClosed(t *testing.T) {
 	resp.Close()
 }
 
+// Through Client, a response without a body releases its request at once:
+// an SDK that skips Close on a 204 does not hold Close up.
+func TestClientNoBodyResponseIsReleased(t *testing.T) {
+	t.Parallel()
+	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	s, _ := courier.New(courier.WithBaseURL(ts.URL))
+	resp, err := s.Client().Get(ts.URL + "/")
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("Get = %v, %v", resp, err)
+	}
+	// resp.Body is never closed, as many SDKs do for a 204.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Errorf("Close = %v, want nil: nothing was left to read", err)
+	}
+}
+
 func TestCloseTwice(t *testing.T) {
 	t.Parallel()
 	ts := newServer(t, http2, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
