@@ -276,3 +276,11 @@ func TestCanarySecretsNeverShow(t *testing.T) {
 		t.Error("the transcript shows no redaction at all: the test saw nothing")
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	t.Parallel()
+	req, _ := http.NewRequest("GET", "https://user:pw@api.test/x?access_token=CANARY&page=2", nil)
+	if got := courier.RedactURL(req.URL); strings.Contains(got, "CANARY") || strings.Contains(got, "pw") || !strings.Contains(got, "page=2") {
+		t.Errorf("RedactURL = %q", got)
+	}
+}
