@@ -69,9 +69,9 @@ func (t *transcript) Write(p []byte) (int, error) {
 	return t.b.Write(p)
 }
 
-// The canary test (FAULTS.md row 25): every feature runs with a unique
-// secret in each secret-bearing place, and no secret appears in a log line,
-// an error string, a curl line, a recorded cassette or a panic.
+// The canary test: every feature runs with a unique secret in each
+// secret-bearing place, and no secret appears in a log line, an error
+// string, a curl line, a recorded cassette or a panic.
 func TestCanarySecretsNeverShow(t *testing.T) {
 	t.Parallel()
 	c := newCanaries(

@@ -18,11 +18,11 @@ import (
 	"github.com/courierhttp/courier/cookiejar"
 )
 
-// The redirect-leak CVEs of HTTP clients, each a regression test here
-// (FAULTS.md rows 19 and 22). Real servers on loopback are reached through
-// host names (a.example, b.example, example.com on ports 80 and 443) by a
-// transport that dials every name to its server, so that host, port and
-// scheme changes are the real ones, default ports included.
+// The redirect-leak CVEs of HTTP clients, each a regression test here:
+// credentials and cookies kept from other origins. Real servers on loopback
+// are reached through host names (a.example, b.example, example.com on ports
+// 80 and 443) by a transport that dials every name to its server, so that
+// host, port and scheme changes are the real ones, default ports included.
 
 // namedServers maps "host:port" to loopback servers.
 type namedServers struct {

@@ -340,7 +340,7 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 }
 
 // A server that accepts and never answers: the response header timeout
-// fires (FAULTS row 11, a blackhole after connect).
+// fires: a blackhole after connect.
 func TestSilentServer(t *testing.T) {
 	t.Parallel()
 	const d = 100 * time.Millisecond

@@ -1,15 +1,15 @@
 package courier_test
 
-// The fault matrix (shared/FAULTS.md rows 5-16): TCP faults injected by a
-// real fault proxy (Shopify toxiproxy, through internal/toxiproxy) between a
-// session and an HTTP/1.1 httptest server, crossed with GET, PUT, POST and
-// POST with an Idempotency-Key. Each cell asserts the outcome (success, or
-// the error kind with errors.Is), the attempts counted at the server, and a
-// generous time bound; the sessions are closed with a check that nothing
-// was left in flight (newSession), and TestFaultMatrix ends with a goroutine
-// leak check of its own. Beside it: reset_peer at toxicity 0.5
-// (TestFaultResetPeerToxicity), the stale keep-alive of row 7
-// (TestStaleKeepAlive), and the breaker with the proxy down, row 15
+// The fault matrix: TCP faults injected by a real fault proxy (Shopify
+// toxiproxy, through internal/toxiproxy) between a session and an HTTP/1.1
+// httptest server, crossed with GET, PUT, POST and POST with an
+// Idempotency-Key. Each cell asserts the outcome (success, or the error kind
+// with errors.Is), the attempts counted at the server, and a generous time
+// bound; the sessions are closed with a check that nothing was left in
+// flight (newSession), and TestFaultMatrix ends with a goroutine leak check
+// of its own. Beside it: reset_peer at toxicity 0.5
+// (TestFaultResetPeerToxicity), a keep-alive connection gone stale in the
+// pool (TestStaleKeepAlive), and the breaker with the proxy down
 // (TestFaultBreaker).
 //
 // Without the toxiproxy server binary these tests skip, naming the install
@@ -240,8 +240,8 @@ func errorsAlso(err error) string {
 func faultCases() []faultCase {
 	return []faultCase{
 		{
-			// Row 10: each attempt is cut by the per-try timeout, as many
-			// as fit in the overall 3s; the request ends by its deadline.
+			// Each attempt is cut by the per-try timeout, as many as fit in
+			// the overall 3s; the request ends by its deadline.
 			name: "latency 2s, try 500ms, overall 3s",
 			inject: func(t *testing.T, p *toxiproxy.Proxy) {
 				p.AddToxic(t, "latency", toxiproxy.Downstream, 1, map[string]any{"latency": 2000})
@@ -257,8 +257,8 @@ func faultCases() []faultCase {
 			},
 		},
 		{
-			// Row 11: the response never comes; the header timeout fires
-			// on each attempt.
+			// The response never comes; the header timeout fires on each
+			// attempt.
 			name: "timeout 0 (blackhole) downstream",
 			inject: func(t *testing.T, p *toxiproxy.Proxy) {
 				p.AddToxic(t, "timeout", toxiproxy.Downstream, 1, map[string]any{"timeout": 0})
@@ -286,8 +286,8 @@ func faultCases() []faultCase {
 			},
 		},
 		{
-			// Row 5: the server applied the request, then the connection
-			// was reset before the response: only what may be resent is.
+			// The server applied the request, then the connection was reset
+			// before the response: only what may be resent is.
 			name: "reset_peer after the request",
 			inject: func(t *testing.T, p *toxiproxy.Proxy) {
 				p.AddToxic(t, "reset_peer", toxiproxy.Downstream, 1, map[string]any{"timeout": 0})
@@ -334,10 +334,10 @@ func faultCases() []faultCase {
 			},
 		},
 		{
-			// Row 14: the connection ends 4 KiB into a 64 KiB body. In
-			// buffered mode the caller sees the body only once courier has
-			// read it all, so the cut is a failed attempt: what may be
-			// resent is, the rest fails with the cause in the chain.
+			// The connection ends 4 KiB into a 64 KiB body. In buffered mode
+			// the caller sees the body only once courier has read it all, so
+			// the cut is a failed attempt: what may be resent is, the rest
+			// fails with the cause in the chain.
 			name: "limit_data 4KiB, mid-body",
 			size: 64 << 10,
 			inject: func(t *testing.T, p *toxiproxy.Proxy) {
@@ -392,8 +392,8 @@ func faultCases() []faultCase {
 			want: byMethod(fails(courier.ErrConnLost, 3), fails(courier.ErrConnLost, 1)),
 		},
 		{
-			// Row 12: 1 KB/s on a 1 MiB body, 1s to get it: a timeout,
-			// and the partial body is not returned.
+			// 1 KB/s on a 1 MiB body, 1s to get it: a timeout, and the
+			// partial body is not returned.
 			name: "bandwidth 1KBps, 1MiB body",
 			size: 1 << 20,
 			inject: func(t *testing.T, p *toxiproxy.Proxy) {
@@ -403,9 +403,8 @@ func faultCases() []faultCase {
 			want:    everyMethod(fails(courier.ErrTimeout, 1)),
 		},
 		{
-			// Rows 15-16: the proxy is down, connections are refused:
-			// nothing was sent, so every method is retried, from the
-			// budget.
+			// The proxy is down, connections are refused: nothing was sent,
+			// so every method is retried, from the budget.
 			name:   "down (refused)",
 			inject: func(t *testing.T, p *toxiproxy.Proxy) { p.Disable(t) },
 			want:   everyMethod(fails(courier.ErrConnect, 0)),
@@ -638,9 +637,8 @@ func (c *connTrace) get() []bool {
 	return slices.Clone(c.reused)
 }
 
-// TestStaleKeepAlive is FAULTS row 7: the server's idle timeout (1s) is
-// shorter than the client's (90s), and the connection goes stale in the
-// pool.
+// TestStaleKeepAlive has a server whose idle timeout (1s) is shorter than
+// the client's (90s): the connection goes stale in the pool.
 func TestStaleKeepAlive(t *testing.T) {
 	t.Parallel()
 	// The server closes the idle connection after 1s and the client sees
@@ -718,7 +716,7 @@ func TestStaleKeepAlive(t *testing.T) {
 					if len(conns) != 2 || conns[1] {
 						t.Errorf("conns = %v, want a reused one, then a new one (net/http's resend)", conns)
 					}
-					// Issue 3: net/http's own resends count as attempts.
+					// net/http's own resends count as attempts.
 					if attempts != len(conns) {
 						t.Errorf("courier reports %d attempts for %d sends, want net/http's resend counted", attempts, len(conns))
 					}
@@ -762,13 +760,12 @@ func newServerIdle(t *testing.T, h http.Handler, idle time.Duration) *testServer
 	return ts
 }
 
-// TestFaultBreaker is FAULTS row 15 with the proxy down, on a short clock:
-// the breaker opens at its threshold, rejects at once without touching the
-// network while open, lets one probe through per open period, and closes
-// once a probe succeeds after the proxy is back up. (The row's "down for
-// 60s" is scaled down to an OpenFor of 500ms.) Network attempts are
-// counted with httptrace's ConnectStart, since a refused connection never
-// reaches the server.
+// TestFaultBreaker takes the proxy down, on a short clock: the breaker opens
+// at its threshold, rejects at once without touching the network while open,
+// lets one probe through per open period, and closes once a probe succeeds
+// after the proxy is back up. (An outage of a minute, scaled down to an
+// OpenFor of 500ms.) Network attempts are counted with httptrace's
+// ConnectStart, since a refused connection never reaches the server.
 func TestFaultBreaker(t *testing.T) {
 	t.Parallel()
 	tp := toxiproxy.Start(t)

@@ -20,11 +20,13 @@ import (
 	"github.com/courierhttp/courier/couriertest"
 )
 
-// TestResilienceReport measures what issue 3 asks courier to hold, counted
-// at the server, and prints a table (go test -run TestResilienceReport -v).
-// With COURIER_RESILIENCE_REPORT=path it also writes the table there as
-// markdown. Counts are asserted; times are only reported, since a test must
-// not fail on a slow machine.
+// TestResilienceReport measures what courier holds to under failure (retry
+// amplification, deadline fidelity, an open breaker's fail-fast latency,
+// what is left after faulted requests), counted at the server, and prints a
+// table (go test -run TestResilienceReport -v). With
+// COURIER_RESILIENCE_REPORT=path it also writes the table there as markdown.
+// Counts are asserted; times are only reported, since a test must not fail
+// on a slow machine.
 func TestResilienceReport(t *testing.T) {
 	if testing.Short() {
 		t.Skip("report: skipped with -short")
