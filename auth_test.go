@@ -80,7 +80,7 @@ func TestWithAuthBoundToOrigins(t *testing.T) {
 	home, homeSaw := headerEcho(t)
 	listed, listedSaw := headerEcho(t)
 	other, otherSaw := headerEcho(t)
-	s := newSession(t, home,
+	s := home.Session(t,
 		courier.WithAuth(stamp("secret")),
 		courier.WithCredentialOrigins(listed.URL),
 		courier.Query("api_key", "k"),

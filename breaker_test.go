@@ -11,9 +11,8 @@ import (
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/couriertest"
+	"github.com/courierhttp/courier/internal/testenv"
 )
-
-var noRetry = courier.WithRetry(courier.RetryPolicy{MaxAttempts: 1})
 
 func TestBreakerOpensAfterConsecutiveFailures(t *testing.T) {
 	t.Parallel()
@@ -148,7 +147,7 @@ func TestBreakerStopsRetries(t *testing.T) {
 		s := scriptedSession(t, tr, courier.WithRetry(courier.RetryPolicy{MaxAttempts: 5, Backoff: couriertest.NoBackoff}),
 			courier.WithBreaker(courier.BreakerPolicy{ConsecutiveFailures: 2}))
 		_, err := s.Get(t.Context(), "/")
-		if !hasStatus(err, 503) || !errors.Is(err, courier.ErrCircuitOpen) || len(tr.arrived) != 2 {
+		if !testenv.HasStatus(err, 503) || !errors.Is(err, courier.ErrCircuitOpen) || len(tr.arrived) != 2 {
 			t.Errorf("Get = %v after %d attempts, want the 503 with ErrCircuitOpen after 2", err, len(tr.arrived))
 		}
 	})

@@ -22,6 +22,7 @@ import (
 	"github.com/courierhttp/courier/auth"
 	"github.com/courierhttp/courier/auth/oauth2"
 	"github.com/courierhttp/courier/couriertest"
+	"github.com/courierhttp/courier/internal/testenv"
 	"github.com/courierhttp/courier/sessionfile"
 	xoauth2 "golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -211,13 +212,13 @@ func TestCanarySecretsNeverShow(t *testing.T) {
 				try("slow", resp, err)
 				resp, err = s.Get(ctx, "/digest")
 				try("digest", resp, err)
-				resp, err = s.Get(ctx, "http://ada:"+c["userinfo password"]+"@"+closedPort(t)+"/x?token="+c["request query"])
+				resp, err = s.Get(ctx, "http://ada:"+c["userinfo password"]+"@"+testenv.ClosedPort(t)+"/x?token="+c["request query"])
 				try("refused", resp, err)
 				out.add("close", s.Close(ctx))
 			}
 			// A proxy URL with a password that refuses connections.
 			proxied, err := courier.New(courier.WithBaseURL(srv.URL), courier.WithTimeout(time.Second),
-				courier.WithProxy(http.ProxyURL(mustURL(t, "http://p:"+c["proxy password"]+"@"+closedPort(t)))))
+				courier.WithProxy(http.ProxyURL(mustURL(t, "http://p:"+c["proxy password"]+"@"+testenv.ClosedPort(t)))))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/cookiejar"
 	"github.com/courierhttp/courier/couriertest"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // fakeClock is a jar clock the test moves by hand.
@@ -330,10 +331,10 @@ func TestJarConcurrent(t *testing.T) {
 // hop and sent on the next one.
 func TestSessionCookiesWithHTTPBin(t *testing.T) {
 	t.Parallel()
-	run(t, func(t *testing.T, m mode) {
-		ts := newServer(t, m, httpbinHandler())
+	run(t, func(t *testing.T, m testenv.Mode) {
+		ts := testenv.HTTPBin(t, m)
 		jar := cookiejar.New(cookiejar.Options{})
-		s := newSession(t, ts, courier.WithJar(jar))
+		s := ts.Session(t, courier.WithJar(jar))
 		ctx := context.Background()
 		var got struct{ Cookies map[string]string } // go-httpbin's /cookies
 		if _, err := s.Get(ctx, "/cookies/set", courier.Query("sid", "abc"), courier.Query("lang", "en"), courier.Into(&got)); err != nil {
@@ -358,14 +359,14 @@ func TestSessionCookiesWithHTTPBin(t *testing.T) {
 // cookieServer answers /set with a Set-Cookie line given in ?c=, /go with a
 // redirect to ?to=, and records the Cookie header of each request by path.
 type cookieServer struct {
-	*testServer
+	*testenv.Server
 	mu  sync.Mutex
 	saw map[string][]string
 }
 
-func newCookieServer(t *testing.T, m mode) *cookieServer {
+func newCookieServer(t *testing.T, m testenv.Mode) *cookieServer {
 	cs := &cookieServer{saw: map[string][]string{}}
-	cs.testServer = newServer(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	cs.Server = testenv.NewServer(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cs.mu.Lock()
 		cs.saw[r.URL.Path] = append(cs.saw[r.URL.Path], strings.Join(r.Header["Cookie"], " | "))
 		cs.mu.Unlock()
@@ -390,10 +391,10 @@ func (cs *cookieServer) cookies(path string) []string {
 // stored.
 func TestSessionCookieScopeAcrossRedirects(t *testing.T) {
 	t.Parallel()
-	a := newCookieServer(t, http1)
-	b := newCookieServer(t, http1)
+	a := newCookieServer(t, testenv.HTTP1)
+	b := newCookieServer(t, testenv.HTTP1)
 	jar := cookiejar.New(cookiejar.Options{})
-	s := newSession(t, a.testServer, courier.Cookie("team", "blue"), courier.WithJar(jar))
+	s := a.Session(t, courier.Cookie("team", "blue"), courier.WithJar(jar))
 	ctx := context.Background()
 
 	// a sets a cookie; both servers are 127.0.0.1, and cookies do not
@@ -429,9 +430,9 @@ func TestSessionCookieScopeAcrossRedirects(t *testing.T) {
 // A Secure cookie set over https is not sent to plain http on the same host.
 func TestSessionSecureCookieNotSentOverHTTP(t *testing.T) {
 	t.Parallel()
-	secure := newCookieServer(t, http2)
-	plain := newCookieServer(t, http1)
-	s := newSession(t, secure.testServer)
+	secure := newCookieServer(t, testenv.HTTP2)
+	plain := newCookieServer(t, testenv.HTTP1)
+	s := secure.Session(t)
 	ctx := context.Background()
 	if _, err := s.Get(ctx, "/set", courier.Query("c", "sec=1; Secure")); err != nil {
 		t.Fatal(err)
@@ -459,7 +460,7 @@ func TestSessionCookieFromRetriedAttempt(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	var seen []string
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		seen = append(seen, r.Header.Get("Cookie"))
 		first := len(seen) == 1
@@ -470,7 +471,7 @@ func TestSessionCookieFromRetriedAttempt(t *testing.T) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 	}))
-	s := newSession(t, ts, courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}))
+	s := ts.Session(t, courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}))
 	if _, err := s.Get(context.Background(), "/"); err != nil {
 		t.Fatal(err)
 	}
@@ -481,8 +482,8 @@ func TestSessionCookieFromRetriedAttempt(t *testing.T) {
 
 func TestSessionWithoutJar(t *testing.T) {
 	t.Parallel()
-	cs := newCookieServer(t, http1)
-	s := newSession(t, cs.testServer, courier.WithJar(nil))
+	cs := newCookieServer(t, testenv.HTTP1)
+	s := cs.Session(t, courier.WithJar(nil))
 	ctx := context.Background()
 	for range 2 {
 		if _, err := s.Get(ctx, "/set", courier.Query("c", "a=1")); err != nil {
@@ -497,10 +498,10 @@ func TestSessionWithoutJar(t *testing.T) {
 // Two sessions given one jar share their cookies.
 func TestSessionsShareAJar(t *testing.T) {
 	t.Parallel()
-	cs := newCookieServer(t, http1)
+	cs := newCookieServer(t, testenv.HTTP1)
 	jar := cookiejar.New(cookiejar.Options{})
-	s1 := newSession(t, cs.testServer, courier.WithJar(jar))
-	s2 := newSession(t, cs.testServer, courier.WithJar(jar))
+	s1 := cs.Session(t, courier.WithJar(jar))
+	s2 := cs.Session(t, courier.WithJar(jar))
 	ctx := context.Background()
 	if _, err := s1.Get(ctx, "/set", courier.Query("c", "shared=1")); err != nil {
 		t.Fatal(err)

@@ -8,13 +8,14 @@ import (
 	"testing"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // headerEcho records the headers of the last request it saw.
-func headerEcho(t *testing.T) (*testServer, func() http.Header) {
+func headerEcho(t *testing.T) (*testenv.Server, func() http.Header) {
 	t.Helper()
 	got := make(chan http.Header, 16)
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got <- r.Header.Clone()
 	}))
 	return ts, func() http.Header {
@@ -34,7 +35,7 @@ func TestSessionCredentialsStayWithTheirOrigin(t *testing.T) {
 	t.Parallel()
 	home, homeSaw := headerEcho(t)
 	other, otherSaw := headerEcho(t)
-	s := newSession(t, home,
+	s := home.Session(t,
 		courier.Header("Authorization", "Bearer CANARY-home"),
 		courier.Header("X-Api-Key", "CANARY-key"),
 		courier.Header("X-Tenant", "acme"),
@@ -82,7 +83,7 @@ func TestClientMergesSessionDefaults(t *testing.T) {
 	t.Parallel()
 	home, homeSaw := headerEcho(t)
 	other, otherSaw := headerEcho(t)
-	s := newSession(t, home,
+	s := home.Session(t,
 		courier.Header("Authorization", "Bearer CANARY-home"),
 		courier.Header("Accept", "application/json"),
 		courier.Header("X-Tenant", "acme"),
@@ -146,7 +147,7 @@ func TestClientMergesSessionDefaults(t *testing.T) {
 func TestNilRequestOption(t *testing.T) {
 	t.Parallel()
 	ts, _ := headerEcho(t)
-	s := newSession(t, ts)
+	s := ts.Session(t)
 	_, err := s.Get(context.Background(), "/x", nil)
 	if !errors.Is(err, courier.ErrInvalidRequest) {
 		t.Fatalf("Get with a nil option: err = %v, want ErrInvalidRequest", err)
@@ -159,7 +160,7 @@ func TestNilRequestOption(t *testing.T) {
 func TestInvalidMethodIsNotEchoed(t *testing.T) {
 	t.Parallel()
 	ts, _ := headerEcho(t)
-	s := newSession(t, ts)
+	s := ts.Session(t)
 	_, err := s.Do(context.Background(), "GET\r\nX-Injected: 1", "/x")
 	if !errors.Is(err, courier.ErrInvalidRequest) {
 		t.Fatalf("err = %v, want ErrInvalidRequest", err)

@@ -7,12 +7,13 @@ import (
 	"testing"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 func TestCurl(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
-	s := newSession(t, ts, courier.Header("Authorization", "Bearer "+secretCanary), courier.Header("X-Tenant", "o'neil"))
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
+	s := ts.Session(t, courier.Header("Authorization", "Bearer "+secretCanary), courier.Header("X-Tenant", "o'neil"))
 	resp, err := s.Post(t.Context(), "/orders", courier.Query("token", secretCanary),
 		courier.JSON(map[string]any{"qty": 2, "password": secretCanary}))
 	if err != nil {

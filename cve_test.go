@@ -16,6 +16,7 @@ import (
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/cookiejar"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // The redirect-leak CVEs of HTTP clients, each a regression test here:
@@ -36,14 +37,14 @@ func newNamedServers(t *testing.T, addrs ...string) *namedServers {
 	t.Helper()
 	ns := &namedServers{byAddr: map[string]*redirectServer{}}
 	for _, a := range addrs {
-		m := http1
+		m := testenv.HTTP1
 		if strings.HasSuffix(a, ":443") {
-			m = http2
+			m = testenv.HTTP2
 		}
 		rs := newRedirectServer(t, m)
 		ns.byAddr[a] = rs
 		if rs.TLS != nil {
-			ns.tls = trust(rs.Server)
+			ns.tls = testenv.TLSConfig(rs.Server.Server)
 		}
 	}
 	return ns
@@ -85,7 +86,7 @@ func secretSession(t *testing.T, ns *namedServers, base string) *courier.Session
 	if err := jar.Set(c); err != nil {
 		t.Fatal(err)
 	}
-	return openSession(t,
+	return testenv.NewSession(t,
 		courier.WithBaseURL(base),
 		courier.WithTransport(ns.transport(t)),
 		courier.WithJar(jar),
@@ -269,11 +270,11 @@ func (p *connectProxy) pipe(dst io.Writer, src io.Reader, a, b net.Conn) {
 func TestProxyCredentialsStayWithTheProxy(t *testing.T) {
 	t.Parallel()
 	proxy := newConnectProxy(t)
-	a := newRedirectServer(t, http2)
-	b := newRedirectServer(t, http2)
+	a := newRedirectServer(t, testenv.HTTP2)
+	b := newRedirectServer(t, testenv.HTTP2)
 	proxyURL, _ := url.Parse(proxy.URL)
 	proxyURL.User = url.UserPassword("proxyuser", canary)
-	s := newSession(t, a.testServer, courier.WithProxy(http.ProxyURL(proxyURL)))
+	s := a.Session(t, courier.WithProxy(http.ProxyURL(proxyURL)))
 	var got echoed
 	if _, err := s.Get(t.Context(), to(302, b.URL+"/echo"), courier.Into(&got)); err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // sample is a body that compresses, but not to nothing.
@@ -114,12 +115,12 @@ func TestDecodeCodings(t *testing.T) {
 		{"identity and gzip", "identity, gzip", gzipBytes(t, sample), false},
 		{"two field lines", "gzip|gzip", gzipBytes(t, gzipBytes(t, sample)), false},
 	}
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				ts := newServer(t, m, encoded(tt.coding, tt.body, tt.chunked))
-				s := newSession(t, ts)
+				ts := testenv.NewServer(t, m, encoded(tt.coding, tt.body, tt.chunked))
+				s := ts.Session(t)
 				resp, err := s.Get(t.Context(), "/")
 				if err != nil {
 					t.Fatalf("Get = %v", err)
@@ -159,9 +160,9 @@ func TestDecodeEmptyBody(t *testing.T) {
 	t.Parallel()
 	for _, coding := range []string{"gzip", "deflate"} {
 		t.Run(coding, func(t *testing.T) {
-			run(t, func(t *testing.T, m mode) {
-				ts := newServer(t, m, encoded(coding, nil, true))
-				s := newSession(t, ts)
+			run(t, func(t *testing.T, m testenv.Mode) {
+				ts := testenv.NewServer(t, m, encoded(coding, nil, true))
+				s := ts.Session(t)
 				resp, err := s.Get(t.Context(), "/")
 				if err != nil || len(resp.Bytes()) != 0 {
 					t.Errorf("Get of an empty %s body = %v; want an empty body, no error", coding, err)
@@ -173,9 +174,9 @@ func TestDecodeEmptyBody(t *testing.T) {
 
 func TestDecodeHTTPBin(t *testing.T) {
 	t.Parallel()
-	run(t, func(t *testing.T, m mode) {
-		ts := newServer(t, m, httpbinHandler())
-		s := newSession(t, ts)
+	run(t, func(t *testing.T, m testenv.Mode) {
+		ts := testenv.HTTPBin(t, m)
+		s := ts.Session(t)
 		for _, path := range []string{"/gzip", "/deflate"} {
 			var got struct {
 				Gzipped  bool                `json:"gzipped"`
@@ -205,8 +206,8 @@ func TestDecodeUnknownCodingLeftRaw(t *testing.T) {
 	for _, coding := range []string{"br", "zstd", "gzip, br"} {
 		t.Run(coding, func(t *testing.T) {
 			t.Parallel()
-			ts := newServer(t, http1, encoded(coding, raw, false))
-			s := newSession(t, ts)
+			ts := testenv.NewServer(t, testenv.HTTP1, encoded(coding, raw, false))
+			s := ts.Session(t)
 			resp, err := s.Get(t.Context(), "/")
 			if err != nil {
 				t.Fatalf("Get = %v", err)
@@ -230,8 +231,8 @@ func TestDecodeTooManyEncodings(t *testing.T) {
 	for _, n := range []int{4, 6} {
 		t.Run(strconv.Itoa(n), func(t *testing.T) {
 			t.Parallel()
-			ts := newServer(t, http1, encoded(strings.Repeat("gzip, ", n-1)+"gzip", body, false))
-			s := newSession(t, ts)
+			ts := testenv.NewServer(t, testenv.HTTP1, encoded(strings.Repeat("gzip, ", n-1)+"gzip", body, false))
+			s := ts.Session(t)
 			_, err := s.Get(t.Context(), "/")
 			requireIs(t, err, courier.ErrBodyTooLarge)
 			requireNotIs(t, err, courier.ErrDecode, courier.ErrConnLost)
@@ -253,12 +254,12 @@ func TestDecodeTruncatedGzip(t *testing.T) {
 		{"cut in the header", full[:5]},
 		{"not gzip", []byte("plain text, not gzip")},
 	}
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				ts := newServer(t, m, encoded("gzip", tt.body, false))
-				s := newSession(t, ts)
+				ts := testenv.NewServer(t, m, encoded("gzip", tt.body, false))
+				s := ts.Session(t)
 				start := time.Now()
 				resp, err := s.Get(t.Context(), "/")
 				requireWithin(t, start, slack)
@@ -284,8 +285,8 @@ func TestDecodeTruncatedGzip(t *testing.T) {
 func TestDecodeTruncatedDeflate(t *testing.T) {
 	t.Parallel()
 	full := zlibBytes(t, sample)
-	ts := newServer(t, http1, encoded("deflate", full[:len(full)/2], false))
-	s := newSession(t, ts)
+	ts := testenv.NewServer(t, testenv.HTTP1, encoded("deflate", full[:len(full)/2], false))
+	s := ts.Session(t)
 	_, err := s.Get(t.Context(), "/")
 	requireIs(t, err, courier.ErrDecode)
 	requireNotIs(t, err, courier.ErrConnLost)
@@ -294,9 +295,9 @@ func TestDecodeTruncatedDeflate(t *testing.T) {
 func TestDecodeOffWithoutAcceptEncoding(t *testing.T) {
 	t.Parallel()
 	gz := gzipBytes(t, sample)
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		seen := make(chan []string, 1)
-		ts := newServer(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ts := testenv.NewServer(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			seen <- r.Header.Values("Accept-Encoding")
 			encoded("gzip", gz, false)(w, r)
 		}))
@@ -311,7 +312,7 @@ func TestDecodeOffWithoutAcceptEncoding(t *testing.T) {
 			{"caller's own Accept-Encoding", nil, []courier.RequestOption{courier.Header("Accept-Encoding", "gzip")}, []string{"gzip"}},
 		}
 		for _, tt := range tests {
-			s := newSession(t, ts, tt.session...)
+			s := ts.Session(t, tt.session...)
 			resp, err := s.Get(t.Context(), "/", tt.request...)
 			if err != nil {
 				t.Fatalf("%s: Get = %v", tt.name, err)
@@ -331,8 +332,8 @@ func TestDecodeOffWithoutAcceptEncoding(t *testing.T) {
 
 func TestDecodeHeadNotDecoded(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, encoded("gzip", gzipBytes(t, sample), false))
-	s := newSession(t, ts)
+	ts := testenv.NewServer(t, testenv.HTTP1, encoded("gzip", gzipBytes(t, sample), false))
+	s := ts.Session(t)
 	resp, err := s.Do(t.Context(), http.MethodHead, "/")
 	if err != nil {
 		t.Fatalf("Head = %v", err)
@@ -395,8 +396,8 @@ func TestDecodeGzipBomb(t *testing.T) {
 	if len(member)*members > 16<<20 {
 		t.Fatalf("bomb is %d bytes compressed, want about 10 MiB", len(member)*members)
 	}
-	ts := newServer(t, http1, bombHandler(nil, member, members))
-	s := newSession(t, ts)
+	ts := testenv.NewServer(t, testenv.HTTP1, bombHandler(nil, member, members))
+	s := ts.Session(t)
 	s.Get(t.Context(), "/", courier.AnyStatus()) // warm up: connection, pools
 
 	var err error
@@ -411,8 +412,8 @@ func TestDecodeGzipBomb(t *testing.T) {
 
 	// A streamed body decoded as JSON obeys the same limit. The bomb is one
 	// JSON string that never ends.
-	ts = newServer(t, http1, bombHandler(gzipBytes(t, []byte(`["`)), bombMember(t, 'a'), members))
-	s = newSession(t, ts)
+	ts = testenv.NewServer(t, testenv.HTTP1, bombHandler(gzipBytes(t, []byte(`["`)), bombMember(t, 'a'), members))
+	s = ts.Session(t)
 	start = time.Now()
 	alloc, heap = measureAlloc(func() {
 		var v []string
@@ -453,8 +454,8 @@ func TestDecodeLimitCountsDecodedBytes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ts := newServer(t, http1, encoded("gzip", gzipBytes(t, bytes.Repeat([]byte("x"), tt.decoded)), false))
-			s := newSession(t, ts, courier.WithMaxBodySize(limit))
+			ts := testenv.NewServer(t, testenv.HTTP1, encoded("gzip", gzipBytes(t, bytes.Repeat([]byte("x"), tt.decoded)), false))
+			s := ts.Session(t, courier.WithMaxBodySize(limit))
 			_, err := s.Get(t.Context(), "/")
 			if !errors.Is(err, tt.wantErr) {
 				t.Errorf("Get of %d decoded bytes = %v, want %v", tt.decoded, err, tt.wantErr)
@@ -465,9 +466,9 @@ func TestDecodeLimitCountsDecodedBytes(t *testing.T) {
 
 func TestDecodeClientTransparent(t *testing.T) {
 	t.Parallel()
-	run(t, func(t *testing.T, m mode) {
-		ts := newServer(t, m, encoded("gzip", gzipBytes(t, sample), false))
-		s := newSession(t, ts)
+	run(t, func(t *testing.T, m testenv.Mode) {
+		ts := testenv.NewServer(t, m, encoded("gzip", gzipBytes(t, sample), false))
+		s := ts.Session(t)
 		resp, err := s.Client().Get(ts.URL)
 		if err != nil {
 			t.Fatalf("Client().Get = %v", err)
@@ -498,17 +499,17 @@ func TestDecodeKeepsConnectionWhenBodyEndsLate(t *testing.T) {
 		{"deflate zlib", "deflate", zlibBytes(t, sample)},
 		{"deflate raw", "deflate", flateBytes(t, sample)},
 	}
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				ts := newServer(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				ts := testenv.NewServer(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					w.Header().Set("Content-Encoding", tt.coding)
 					w.Write(tt.body)
 					w.(http.Flusher).Flush()
 					time.Sleep(10 * time.Millisecond) // the last chunk comes later
 				}))
-				s := newSession(t, ts)
+				s := ts.Session(t)
 				for range 3 {
 					resp, err := s.Get(t.Context(), "/")
 					if err != nil || !bytes.Equal(resp.Bytes(), sample) {
@@ -536,11 +537,11 @@ func TestDecodeKeepsConnectionWhenBodyEndsLate(t *testing.T) {
 func TestDecodeRangeRequestAsksForIdentity(t *testing.T) {
 	t.Parallel()
 	seen := make(chan []string, 2)
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen <- r.Header.Values("Accept-Encoding")
 		http.ServeContent(w, r, "sample.txt", time.Time{}, bytes.NewReader(sample))
 	}))
-	s := newSession(t, ts)
+	s := ts.Session(t)
 	resp, err := s.Get(t.Context(), "/", courier.Header("Range", "bytes=0-9"))
 	if err != nil {
 		t.Fatalf("Get with Range = %v", err)

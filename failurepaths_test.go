@@ -2,7 +2,7 @@ package courier_test
 
 // Failure paths of a request: one test per failure, each asserting the error
 // kind with errors.Is/As, that the call returned within a generous bound, and
-// (through goleak in TestMain and newSession's cleanup Close) that nothing
+// (through goleak in TestMain and the sessions' cleanup Close) that nothing
 // leaked.
 
 import (
@@ -30,51 +30,8 @@ import (
 	"time"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/internal/testenv"
 )
-
-// slack is what the failure tests allow beyond a deadline: bounds are
-// generous, timing claims belong in benchmarks.
-const slack = time.Second
-
-// requireIs reports every target that errors.Is does not find in err.
-func requireIs(t *testing.T, err error, targets ...error) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("err = nil, want errors matching %v", targets)
-	}
-	for _, target := range targets {
-		if !errors.Is(err, target) {
-			t.Errorf("errors.Is(%v, %v) = false, want true", err, target)
-		}
-	}
-}
-
-// requireNotIs reports every target that errors.Is finds in err.
-func requireNotIs(t *testing.T, err error, targets ...error) {
-	t.Helper()
-	for _, target := range targets {
-		if errors.Is(err, target) {
-			t.Errorf("errors.Is(%v, %v) = true, want false", err, target)
-		}
-	}
-}
-
-// requireWithin fails when more than bound has passed since start.
-func requireWithin(t *testing.T, start time.Time, bound time.Duration) {
-	t.Helper()
-	if d := time.Since(start); d > bound {
-		t.Errorf("call took %v, want at most %v", d, bound)
-	}
-}
-
-// stallUntilGone blocks a handler until the client goes away (or a cap
-// passes, so that a broken test cannot hang the server's Close).
-func stallUntilGone(r *http.Request) {
-	select {
-	case <-r.Context().Done():
-	case <-time.After(10 * time.Second):
-	}
-}
 
 // quietLog discards a test server's error log (TLS handshake failures and
 // the like, which the tests provoke on purpose).
@@ -82,7 +39,7 @@ var quietLog = log.New(io.Discard, "", 0)
 
 func TestConnectRefused(t *testing.T) {
 	t.Parallel()
-	s := openSession(t, courier.WithBaseURL("http://"+closedPort(t)))
+	s := testenv.NewSession(t, courier.WithBaseURL("http://"+testenv.ClosedPort(t)))
 
 	start := time.Now()
 	resp, err := s.Get(t.Context(), "/")
@@ -160,7 +117,7 @@ func TestConnectTimeout(t *testing.T) {
 	t.Parallel()
 	addr := fullListener(t)
 	const dial = 200 * time.Millisecond
-	s := openSession(t, courier.WithBaseURL("http://"+addr), courier.WithTimeouts(courier.Timeouts{Dial: dial}))
+	s := testenv.NewSession(t, courier.WithBaseURL("http://"+addr), courier.WithTimeouts(courier.Timeouts{Dial: dial}))
 
 	start := time.Now()
 	_, err := s.Get(t.Context(), "/")
@@ -186,7 +143,7 @@ func TestTLSUntrustedCertificate(t *testing.T) {
 	srv.Config.ErrorLog = quietLog
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	s := openSession(t, courier.WithBaseURL(srv.URL)) // the test CA is not trusted
+	s := testenv.NewSession(t, courier.WithBaseURL(srv.URL)) // the test CA is not trusted
 
 	start := time.Now()
 	_, err := s.Get(t.Context(), "/")
@@ -214,7 +171,7 @@ func TestTLSOldVersionServer(t *testing.T) {
 			srv.StartTLS()
 			t.Cleanup(srv.Close)
 			// The certificate is trusted: only the version can fail.
-			s := openSession(t, courier.WithBaseURL(srv.URL), courier.WithTLSConfig(trust(srv)))
+			s := testenv.NewSession(t, courier.WithBaseURL(srv.URL), courier.WithTLSConfig(testenv.TLSConfig(srv)))
 
 			start := time.Now()
 			_, err := s.Get(t.Context(), "/")
@@ -235,7 +192,7 @@ func TestTLSExpiredCertificate(t *testing.T) {
 	t.Cleanup(srv.Close)
 	pool := x509.NewCertPool()
 	pool.AddCert(cert.Leaf)
-	s := openSession(t, courier.WithBaseURL(srv.URL), courier.WithTLSConfig(&tls.Config{RootCAs: pool}))
+	s := testenv.NewSession(t, courier.WithBaseURL(srv.URL), courier.WithTLSConfig(&tls.Config{RootCAs: pool}))
 
 	_, err := s.Get(t.Context(), "/")
 	requireIs(t, err, courier.ErrTLS)
@@ -281,7 +238,7 @@ func TestTLSPlainHTTPServer(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	t.Cleanup(srv.Close)
-	s := openSession(t, courier.WithBaseURL("https://"+srv.Listener.Addr().String()))
+	s := testenv.NewSession(t, courier.WithBaseURL("https://"+srv.Listener.Addr().String()))
 	_, err := s.Get(t.Context(), "/")
 	requireIs(t, err, courier.ErrTLS)
 	requireNotIs(t, err, courier.ErrConnLost)
@@ -330,7 +287,7 @@ func silentListener(t *testing.T) string {
 func TestTLSHandshakeTimeout(t *testing.T) {
 	t.Parallel()
 	const d = 100 * time.Millisecond
-	s := openSession(t, courier.WithBaseURL("https://"+silentListener(t)),
+	s := testenv.NewSession(t, courier.WithBaseURL("https://"+silentListener(t)),
 		courier.WithTimeouts(courier.Timeouts{TLSHandshake: d}))
 	start := time.Now()
 	_, err := s.Get(t.Context(), "/")
@@ -344,7 +301,7 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 func TestSilentServer(t *testing.T) {
 	t.Parallel()
 	const d = 100 * time.Millisecond
-	s := openSession(t, courier.WithBaseURL("http://"+silentListener(t)),
+	s := testenv.NewSession(t, courier.WithBaseURL("http://"+silentListener(t)),
 		courier.WithTimeouts(courier.Timeouts{ResponseHeader: d}))
 	start := time.Now()
 	_, err := s.Get(t.Context(), "/")
@@ -366,14 +323,14 @@ func TestSlowHeaders(t *testing.T) {
 		{"WithTimeout", []courier.Option{courier.WithTimeout(d)}, nil},
 		{"RequestTimeout", nil, []courier.RequestOption{courier.Timeout(d)}},
 	}
-	run(t, func(t *testing.T, m mode) {
-		ts := newServer(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	run(t, func(t *testing.T, m testenv.Mode) {
+		ts := testenv.NewServer(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			stallUntilGone(r)
 		}))
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				s := newSession(t, ts, tt.session...)
+				s := ts.Session(t, tt.session...)
 				start := time.Now()
 				resp, err := s.Get(t.Context(), "/", tt.request...)
 				requireWithin(t, start, d+slack)
@@ -421,9 +378,9 @@ func trickle(n int, gap time.Duration) http.HandlerFunc {
 func TestSlowBodyBuffered(t *testing.T) {
 	t.Parallel()
 	const d = 200 * time.Millisecond
-	run(t, func(t *testing.T, m mode) {
-		ts := newServer(t, m, http.HandlerFunc(stallBody))
-		s := newSession(t, ts, courier.WithTimeout(d))
+	run(t, func(t *testing.T, m testenv.Mode) {
+		ts := testenv.NewServer(t, m, http.HandlerFunc(stallBody))
+		s := ts.Session(t, courier.WithTimeout(d))
 		start := time.Now()
 		resp, err := s.Get(t.Context(), "/")
 		requireWithin(t, start, d+slack)
@@ -438,9 +395,9 @@ func TestSlowBodyBuffered(t *testing.T) {
 func TestSlowBodyStreamIdle(t *testing.T) {
 	t.Parallel()
 	const idle = 100 * time.Millisecond
-	run(t, func(t *testing.T, m mode) {
-		ts := newServer(t, m, http.HandlerFunc(stallBody))
-		s := newSession(t, ts, courier.WithTimeout(5*time.Second), courier.WithTimeouts(courier.Timeouts{BodyIdle: idle}))
+	run(t, func(t *testing.T, m testenv.Mode) {
+		ts := testenv.NewServer(t, m, http.HandlerFunc(stallBody))
+		s := ts.Session(t, courier.WithTimeout(5*time.Second), courier.WithTimeouts(courier.Timeouts{BodyIdle: idle}))
 		start := time.Now()
 		resp, err := s.Get(t.Context(), "/", courier.Stream())
 		if err != nil {
@@ -465,9 +422,9 @@ func TestSlowBodyStreamTrickleSucceeds(t *testing.T) {
 		gap     = 50 * time.Millisecond
 		chunks  = 10 // 450ms in all: longer than the request timeout
 	)
-	run(t, func(t *testing.T, m mode) {
-		ts := newServer(t, m, trickle(chunks, gap))
-		s := newSession(t, ts, courier.WithTimeout(request), courier.WithTimeouts(courier.Timeouts{BodyIdle: time.Second}))
+	run(t, func(t *testing.T, m testenv.Mode) {
+		ts := testenv.NewServer(t, m, trickle(chunks, gap))
+		s := ts.Session(t, courier.WithTimeout(request), courier.WithTimeouts(courier.Timeouts{BodyIdle: time.Second}))
 		start := time.Now()
 		resp, err := s.Get(t.Context(), "/", courier.Stream())
 		if err != nil {
@@ -494,9 +451,9 @@ func TestSlowBodyClientTrickleSucceeds(t *testing.T) {
 		gap     = 50 * time.Millisecond
 		chunks  = 10
 	)
-	run(t, func(t *testing.T, m mode) {
-		ts := newServer(t, m, trickle(chunks, gap))
-		s := newSession(t, ts, courier.WithTimeout(request), courier.WithTimeouts(courier.Timeouts{BodyIdle: time.Second}))
+	run(t, func(t *testing.T, m testenv.Mode) {
+		ts := testenv.NewServer(t, m, trickle(chunks, gap))
+		s := ts.Session(t, courier.WithTimeout(request), courier.WithTimeouts(courier.Timeouts{BodyIdle: time.Second}))
 		start := time.Now()
 		resp, err := s.Client().Get(ts.URL)
 		if err != nil {
@@ -516,9 +473,9 @@ func TestSlowBodyClientTrickleSucceeds(t *testing.T) {
 func TestSlowBodyClientIdle(t *testing.T) {
 	t.Parallel()
 	const idle = 100 * time.Millisecond
-	run(t, func(t *testing.T, m mode) {
-		ts := newServer(t, m, http.HandlerFunc(stallBody))
-		s := newSession(t, ts, courier.WithTimeouts(courier.Timeouts{BodyIdle: idle}))
+	run(t, func(t *testing.T, m testenv.Mode) {
+		ts := testenv.NewServer(t, m, http.HandlerFunc(stallBody))
+		s := ts.Session(t, courier.WithTimeouts(courier.Timeouts{BodyIdle: idle}))
 		start := time.Now()
 		resp, err := s.Client().Get(ts.URL)
 		if err != nil {
@@ -545,10 +502,10 @@ func hijackHandler(w http.ResponseWriter, r *http.Request) {
 
 func TestServerClosesMidBody(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, http.HandlerFunc(hijackHandler))
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(hijackHandler))
 	t.Run("Buffered", func(t *testing.T) {
 		t.Parallel()
-		s := newSession(t, ts)
+		s := ts.Session(t)
 		start := time.Now()
 		resp, err := s.Get(t.Context(), "/")
 		requireWithin(t, start, slack)
@@ -560,7 +517,7 @@ func TestServerClosesMidBody(t *testing.T) {
 	})
 	t.Run("Stream", func(t *testing.T) {
 		t.Parallel()
-		s := newSession(t, ts)
+		s := ts.Session(t)
 		resp, err := s.Get(t.Context(), "/", courier.Stream())
 		if err != nil {
 			t.Fatalf("Get(Stream) = %v", err)
@@ -572,7 +529,7 @@ func TestServerClosesMidBody(t *testing.T) {
 	})
 	t.Run("Client", func(t *testing.T) {
 		t.Parallel()
-		s := newSession(t, ts)
+		s := ts.Session(t)
 		resp, err := s.Client().Get(ts.URL)
 		if err != nil {
 			t.Fatalf("Client().Get = %v", err)
@@ -586,13 +543,13 @@ func TestServerClosesMidBody(t *testing.T) {
 // An HTTP/2 server that resets the stream in the middle of the body.
 func TestServerResetsStreamMidBody(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http2, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts := testenv.NewServer(t, testenv.HTTP2, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "100")
 		w.Write([]byte("0123456789"))
 		w.(http.Flusher).Flush()
 		panic(http.ErrAbortHandler)
 	}))
-	s := newSession(t, ts)
+	s := ts.Session(t)
 	start := time.Now()
 	_, err := s.Get(t.Context(), "/")
 	requireWithin(t, start, slack)
@@ -602,9 +559,9 @@ func TestServerResetsStreamMidBody(t *testing.T) {
 
 func TestCanceledContext(t *testing.T) {
 	t.Parallel()
-	run(t, func(t *testing.T, m mode) {
-		ts := newServer(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { stallUntilGone(r) }))
-		s := newSession(t, ts)
+	run(t, func(t *testing.T, m testenv.Mode) {
+		ts := testenv.NewServer(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { stallUntilGone(r) }))
+		s := ts.Session(t)
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(50*time.Millisecond, cancel)
 		start := time.Now()
@@ -617,8 +574,8 @@ func TestCanceledContext(t *testing.T) {
 
 func TestCanceledBeforeStart(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	s := newSession(t, ts)
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	s := ts.Session(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	_, err := s.Get(ctx, "/")
@@ -630,9 +587,9 @@ func TestCanceledBeforeStart(t *testing.T) {
 
 func TestCanceledContextStream(t *testing.T) {
 	t.Parallel()
-	run(t, func(t *testing.T, m mode) {
-		ts := newServer(t, m, http.HandlerFunc(stallBody))
-		s := newSession(t, ts)
+	run(t, func(t *testing.T, m testenv.Mode) {
+		ts := testenv.NewServer(t, m, http.HandlerFunc(stallBody))
+		s := ts.Session(t)
 		ctx, cancel := context.WithCancel(t.Context())
 		resp, err := s.Get(ctx, "/", courier.Stream())
 		if err != nil {
@@ -648,9 +605,9 @@ func TestCanceledContextStream(t *testing.T) {
 func TestCallerDeadline(t *testing.T) {
 	t.Parallel()
 	const d = 100 * time.Millisecond
-	run(t, func(t *testing.T, m mode) {
-		ts := newServer(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { stallUntilGone(r) }))
-		s := newSession(t, ts)
+	run(t, func(t *testing.T, m testenv.Mode) {
+		ts := testenv.NewServer(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { stallUntilGone(r) }))
+		s := ts.Session(t)
 		ctx, cancel := context.WithTimeout(t.Context(), d)
 		defer cancel()
 		start := time.Now()
@@ -663,8 +620,8 @@ func TestCallerDeadline(t *testing.T) {
 
 func TestNilContext(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	s := newSession(t, ts)
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	s := ts.Session(t)
 	var ctx context.Context // nil, through a variable so vet lets it pass
 	_, err := s.Get(ctx, "/")
 	requireIs(t, err, courier.ErrInvalidRequest)
@@ -677,9 +634,9 @@ func TestNilContext(t *testing.T) {
 // it: the bounded drain that lets a connection be reused gives up quickly.
 func TestStreamCloseStalledBody(t *testing.T) {
 	t.Parallel()
-	run(t, func(t *testing.T, m mode) {
-		ts := newServer(t, m, http.HandlerFunc(stallBody))
-		s := newSession(t, ts) // default timeouts: 30s
+	run(t, func(t *testing.T, m testenv.Mode) {
+		ts := testenv.NewServer(t, m, http.HandlerFunc(stallBody))
+		s := ts.Session(t) // default timeouts: 30s
 		resp, err := s.Get(t.Context(), "/", courier.Stream())
 		if err != nil {
 			t.Fatalf("Get(Stream) = %v", err)
@@ -703,20 +660,20 @@ func TestStalledBodyPastTheCap(t *testing.T) {
 			stallUntilGone(r)
 		}
 	}
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		t.Run("error body", func(t *testing.T) {
-			ts := newServer(t, m, stallAfter(http.StatusBadGateway, courier.MaxErrorBody+100))
-			s := newSession(t, ts)
+			ts := testenv.NewServer(t, m, stallAfter(http.StatusBadGateway, courier.MaxErrorBody+100))
+			s := ts.Session(t)
 			start := time.Now()
 			_, err := s.Get(t.Context(), "/")
 			requireWithin(t, start, slack)
-			if !hasStatus(err, http.StatusBadGateway) {
+			if !testenv.HasStatus(err, http.StatusBadGateway) {
 				t.Errorf("Get = %v, want a *StatusError 502", err)
 			}
 		})
 		t.Run("too large", func(t *testing.T) {
-			ts := newServer(t, m, stallAfter(http.StatusOK, 2048))
-			s := newSession(t, ts, courier.WithMaxBodySize(1024))
+			ts := testenv.NewServer(t, m, stallAfter(http.StatusOK, 2048))
+			s := ts.Session(t, courier.WithMaxBodySize(1024))
 			start := time.Now()
 			_, err := s.Get(t.Context(), "/")
 			requireWithin(t, start, slack)

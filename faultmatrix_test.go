@@ -6,8 +6,8 @@ package courier_test
 // Idempotency-Key. Each cell asserts the outcome (success, or the error kind
 // with errors.Is), the attempts counted at the server, and a generous time
 // bound; the sessions are closed with a check that nothing was left in
-// flight (newSession), and TestFaultMatrix ends with a goroutine leak check
-// of its own. Beside it: reset_peer at toxicity 0.5
+// flight (testenv's sessions), and TestFaultMatrix ends with a goroutine
+// leak check of its own. Beside it: reset_peer at toxicity 0.5
 // (TestFaultResetPeerToxicity), a keep-alive connection gone stale in the
 // pool (TestStaleKeepAlive), and the breaker with the proxy down
 // (TestFaultBreaker).
@@ -20,9 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/http/httptrace"
 	"slices"
 	"strings"
@@ -33,6 +31,7 @@ import (
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/couriertest"
+	"github.com/courierhttp/courier/internal/testenv"
 	"github.com/courierhttp/courier/internal/toxiproxy"
 	"go.uber.org/goleak"
 )
@@ -476,7 +475,7 @@ func TestFaultMatrix(t *testing.T) {
 
 func runFaultCell(t *testing.T, tp *toxiproxy.Server, name string, fc faultCase, m faultMethod) *faultCell {
 	up := &faultUpstream{size: fc.size, header: fc.header}
-	ts := newServer(t, http1, up)
+	ts := testenv.NewServer(t, testenv.HTTP1, up)
 	p := tp.Proxy(t, name, ts.Listener.Addr().String())
 	policy := fc.retry
 	if policy.MaxAttempts == 0 {
@@ -492,7 +491,7 @@ func runFaultCell(t *testing.T, tp *toxiproxy.Server, name string, fc faultCase,
 			return 10 * time.Millisecond
 		}
 	}
-	s := newSession(t, ts, courier.WithBaseURL(p.URL()), courier.WithRetry(policy), courier.WithTimeouts(fc.timeouts))
+	s := ts.Session(t, courier.WithBaseURL(p.URL()), courier.WithRetry(policy), courier.WithTimeouts(fc.timeouts))
 	fc.inject(t, p)
 
 	timeout := fc.timeout
@@ -573,11 +572,11 @@ func TestFaultResetPeerToxicity(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
 			up := &faultUpstream{}
-			ts := newServer(t, http1, up)
+			ts := testenv.NewServer(t, testenv.HTTP1, up)
 			ts.Config.SetKeepAlivesEnabled(false)
 			p := tp.Proxy(t, fmt.Sprintf("toxicity-%d", i), ts.Listener.Addr().String())
 			p.AddToxic(t, "reset_peer", toxiproxy.Downstream, 0.5, map[string]any{"timeout": 0})
-			s := newSession(t, ts, courier.WithBaseURL(p.URL()),
+			s := ts.Session(t, courier.WithBaseURL(p.URL()),
 				courier.WithRetry(courier.RetryPolicy{BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond}))
 			ok, other := 0, 0
 			start := time.Now()
@@ -650,8 +649,8 @@ func TestStaleKeepAlive(t *testing.T) {
 			t.Run(m.name, func(t *testing.T) {
 				t.Parallel()
 				up := &faultUpstream{}
-				ts := newServerIdle(t, up, time.Second)
-				s := newSession(t, ts, courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}))
+				ts := testenv.NewServer(t, testenv.HTTP1, up, idleTimeout(time.Second))
+				s := ts.Session(t, courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}))
 				if _, err := s.Get(t.Context(), "/"); err != nil {
 					t.Fatalf("first GET: %v", err)
 				}
@@ -685,10 +684,10 @@ func TestStaleKeepAlive(t *testing.T) {
 			t.Run(m.name, func(t *testing.T) {
 				t.Parallel()
 				up := &faultUpstream{}
-				ts := newServerIdle(t, up, time.Second)
+				ts := testenv.NewServer(t, testenv.HTTP1, up, idleTimeout(time.Second))
 				p := tp.Proxy(t, fmt.Sprintf("stale-%d", i), ts.Listener.Addr().String())
 				p.AddToxic(t, "slow_close", toxiproxy.Downstream, 1, map[string]any{"delay": 1500})
-				s := newSession(t, ts, courier.WithBaseURL(p.URL()), courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}))
+				s := ts.Session(t, courier.WithBaseURL(p.URL()), courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}))
 				if _, err := s.Get(t.Context(), "/"); err != nil {
 					t.Fatalf("first GET: %v", err)
 				}
@@ -739,25 +738,9 @@ func TestStaleKeepAlive(t *testing.T) {
 	})
 }
 
-// newServerIdle starts an HTTP/1.1 server like newServer, with an idle
-// timeout.
-func newServerIdle(t *testing.T, h http.Handler, idle time.Duration) *testServer {
-	t.Helper()
-	ts := &testServer{}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ts.Requests.Add(1)
-		h.ServeHTTP(w, r)
-	}))
-	srv.Config.IdleTimeout = idle
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			ts.NewConns.Add(1)
-		}
-	}
-	ts.Server = srv
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return ts
+// idleTimeout sets a server's idle timeout, as a testenv.NewServer config.
+func idleTimeout(d time.Duration) func(*http.Server) {
+	return func(srv *http.Server) { srv.IdleTimeout = d }
 }
 
 // TestFaultBreaker takes the proxy down, on a short clock: the breaker opens
@@ -769,13 +752,13 @@ func newServerIdle(t *testing.T, h http.Handler, idle time.Duration) *testServer
 func TestFaultBreaker(t *testing.T) {
 	t.Parallel()
 	tp := toxiproxy.Start(t)
-	ts := newServer(t, http1, &faultUpstream{})
+	ts := testenv.NewServer(t, testenv.HTTP1, &faultUpstream{})
 	p := tp.Proxy(t, "breaker", ts.Listener.Addr().String())
 	const (
 		threshold = 5
 		openFor   = 500 * time.Millisecond
 	)
-	s := newSession(t, ts, courier.WithBaseURL(p.URL()),
+	s := ts.Session(t, courier.WithBaseURL(p.URL()),
 		courier.WithRetry(courier.RetryPolicy{MaxAttempts: 1}),
 		courier.WithBreaker(courier.BreakerPolicy{ConsecutiveFailures: threshold, OpenFor: openFor, Probes: 1}))
 	host := p.Listen

@@ -12,6 +12,7 @@ import (
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/couriertest"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // Every attempt is visible: its number, why it is retried, the wait chosen
@@ -88,8 +89,8 @@ func TestHooksEmptyIsAnError(t *testing.T) {
 
 func TestHooksOnRedirectAndOnError(t *testing.T) {
 	t.Parallel()
-	other := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	other := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/away" {
 			http.Redirect(w, r, other.URL+"/landed", http.StatusFound)
 			return
@@ -99,7 +100,7 @@ func TestHooksOnRedirectAndOnError(t *testing.T) {
 	var redirects []courier.RedirectInfo
 	var errs []courier.AttemptInfo
 	var reused []bool
-	s := newSession(t, ts, noRetry, courier.Header("Authorization", "Bearer x"),
+	s := ts.Session(t, noRetry, courier.Header("Authorization", "Bearer x"),
 		courier.WithHooks(courier.Hooks{
 			OnRedirect:   func(i courier.RedirectInfo) { redirects = append(redirects, i) },
 			OnError:      func(i courier.AttemptInfo) { errs = append(errs, i) },
@@ -116,7 +117,7 @@ func TestHooksOnRedirectAndOnError(t *testing.T) {
 	if len(reused) != 3 || reused[0] || !reused[2] {
 		t.Errorf("AfterAttempt Reused = %v, want false first, true for the third (same server again)", reused)
 	}
-	dead := openSession(t, courier.WithBaseURL("http://"+closedPort(t)), noRetry,
+	dead := testenv.NewSession(t, courier.WithBaseURL("http://"+testenv.ClosedPort(t)), noRetry,
 		courier.WithHooks(courier.Hooks{OnError: func(i courier.AttemptInfo) { errs = append(errs, i) }}))
 	dead.Get(t.Context(), "/")
 	if len(errs) != 1 || !errors.Is(errs[0].Kind, courier.ErrConnect) || errs[0].Attempt != 1 {

@@ -7,14 +7,15 @@ import (
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/couriertest"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // go-httpbin's /unstable fails with 500 at a given rate: with 500 opted in,
 // retries turn most failures into successes, within the budget.
 func TestHTTPBinUnstableRetried(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, httpbinHandler())
-	s := newSession(t, ts, courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff, ShouldRetry: retryStatuses(500)}))
+	ts := testenv.HTTPBin(t, testenv.HTTP1)
+	s := ts.Session(t, courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff, ShouldRetry: retryStatuses(500)}))
 	const requests = 200
 	failed := 0
 	for range requests {
@@ -36,8 +37,8 @@ func TestHTTPBinUnstableRetried(t *testing.T) {
 // fails every attempt, and the request after all of them.
 func TestHTTPBinDelayAttemptTimeout(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, httpbinHandler())
-	s := newSession(t, ts, courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff, AttemptTimeout: 100 * time.Millisecond}))
+	ts := testenv.HTTPBin(t, testenv.HTTP1)
+	s := ts.Session(t, courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff, AttemptTimeout: 100 * time.Millisecond}))
 	start := time.Now()
 	_, err := s.Get(t.Context(), "/delay/2")
 	var ce *courier.Error
@@ -51,8 +52,8 @@ func TestHTTPBinDelayAttemptTimeout(t *testing.T) {
 // the body, so a drip longer than it fails; a short drip succeeds.
 func TestHTTPBinDrip(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, httpbinHandler())
-	s := newSession(t, ts, noRetry, courier.WithTimeout(500*time.Millisecond))
+	ts := testenv.HTTPBin(t, testenv.HTTP1)
+	s := ts.Session(t, noRetry, courier.WithTimeout(500*time.Millisecond))
 	if _, err := s.Get(t.Context(), "/drip", courier.Query("duration", "3"), courier.Query("numbytes", "30"), courier.Query("delay", "0")); !errors.Is(err, courier.ErrTimeout) {
 		t.Errorf("3s drip under a 500ms timeout = %v, want ErrTimeout", err)
 	}

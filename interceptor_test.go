@@ -15,6 +15,7 @@ import (
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/couriertest"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // An interceptor sees a request once, whatever its redirects and retries;
@@ -22,7 +23,7 @@ import (
 func TestInterceptorSeesTheWholeRequest(t *testing.T) {
 	t.Parallel()
 	var hits atomic.Int32
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/start" {
 			http.Redirect(w, r, "/next", http.StatusFound)
 			return
@@ -46,7 +47,7 @@ func TestInterceptorSeesTheWholeRequest(t *testing.T) {
 			return next.RoundTrip(req)
 		})
 	}
-	s := newSession(t, ts, fast, courier.WithInterceptors(intercept), courier.WithMiddleware(count))
+	s := ts.Session(t, fast, courier.WithInterceptors(intercept), courier.WithMiddleware(count))
 	if _, err := s.Get(t.Context(), "/start"); err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func TestInterceptorSeesTheWholeRequest(t *testing.T) {
 // Do reads the body it gets, not the one the retry loop read.
 func TestInterceptorReplacesTheResponse(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "from the server") }))
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "from the server") }))
 	cached := func(req *http.Request, next http.RoundTripper) (*http.Response, error) {
 		if req.URL.Path == "/cached" {
 			return &http.Response{StatusCode: 200, Status: "200 OK", Header: http.Header{}, Body: http.NoBody, Request: req,
@@ -73,7 +74,7 @@ func TestInterceptorReplacesTheResponse(t *testing.T) {
 		}
 		return resp, err
 	}
-	s := newSession(t, ts, courier.WithInterceptors(cached))
+	s := ts.Session(t, courier.WithInterceptors(cached))
 	for path, want := range map[string]string{"/cached": "", "/replaced": "replaced", "/plain": "from the server"} {
 		resp, err := s.Get(t.Context(), path)
 		if err != nil || resp.Text() != want {
@@ -114,7 +115,7 @@ func TestInterceptorContextChangesNothing(t *testing.T) {
 // attempts), responses, hook calls, stats, and which timings were set.
 func runScenarios(t *testing.T, opts ...courier.Option) []string {
 	var flaky atomic.Int32
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/flaky":
 			if flaky.Add(1) == 1 {
@@ -155,7 +156,7 @@ func runScenarios(t *testing.T, opts ...courier.Option) []string {
 		OnRedirect: func(i courier.RedirectInfo) { note("redirect %s hop %d", i.To.Path, i.Hop) },
 		OnError:    func(i courier.AttemptInfo) { note("error kind=%v stop=%v attempts=%d", i.Kind, i.Stop, i.Attempt) },
 	})
-	s := newSession(t, ts, append([]courier.Option{fast, hooks,
+	s := ts.Session(t, append([]courier.Option{fast, hooks,
 		courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff, Budget: courier.RetryBudget{Capacity: 10, RetryCost: 5}})}, opts...)...)
 	for _, path := range []string{"/ok", "/flaky", "/missing", "/moved", "/always503", "/always503"} {
 		resp, err := s.Get(t.Context(), path)
@@ -163,7 +164,7 @@ func runScenarios(t *testing.T, opts ...courier.Option) []string {
 	}
 	_, err := s.Get(t.Context(), "/slow", courier.Timeout(50*time.Millisecond))
 	note("/slow: %s", describe(nil, err))
-	dead := openSession(t, append([]courier.Option{courier.WithBaseURL("http://" + closedPort(t)), fast}, opts...)...)
+	dead := testenv.NewSession(t, append([]courier.Option{courier.WithBaseURL("http://" + testenv.ClosedPort(t)), fast}, opts...)...)
 	_, err = dead.Get(t.Context(), "/")
 	note("refused: %s", describe(nil, err))
 	st := s.Stats()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // Header, AddHeader, RemoveHeader and Query work at both levels.
@@ -176,9 +177,9 @@ func TestNewValid(t *testing.T) {
 // option given wins.
 func TestOptionsLastWins(t *testing.T) {
 	t.Parallel()
-	a := newServer(t, http1, echoHandler())
-	b := newServer(t, http1, echoHandler())
-	s := newSession(t, a, courier.WithBaseURL(a.URL+"/first"), courier.WithBaseURL(b.URL+"/second"),
+	a := testenv.NewServer(t, testenv.HTTP1, echoHandler())
+	b := testenv.NewServer(t, testenv.HTTP1, echoHandler())
+	s := a.Session(t, courier.WithBaseURL(a.URL+"/first"), courier.WithBaseURL(b.URL+"/second"),
 		courier.Header("User-Agent", "one/1"), courier.Header("User-Agent", "two/2"))
 	var got echoed
 	if _, err := s.Get(t.Context(), "/x", courier.Into(&got)); err != nil {
@@ -196,13 +197,13 @@ func TestOptionsLastWins(t *testing.T) {
 // an earlier WithTimeout.
 func TestWithTimeoutsKeepsUnsetFields(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 		case <-time.After(5 * time.Second):
 		}
 	}))
-	s := newSession(t, ts, noRetry, courier.WithTimeout(200*time.Millisecond), courier.WithTimeouts(courier.Timeouts{Dial: time.Second}))
+	s := ts.Session(t, noRetry, courier.WithTimeout(200*time.Millisecond), courier.WithTimeouts(courier.Timeouts{Dial: time.Second}))
 	start := time.Now()
 	_, err := s.Get(t.Context(), "/")
 	if !errors.Is(err, courier.ErrTimeout) {

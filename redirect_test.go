@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // hop is one request a redirectServer saw.
@@ -31,12 +32,12 @@ type hop struct {
 //	/loop/N                 redirects forever
 //	/echo, anything else    echoHandler
 type redirectServer struct {
-	*testServer
+	*testenv.Server
 	mu   sync.Mutex
 	hops []hop
 }
 
-func newRedirectServer(t *testing.T, m mode) *redirectServer {
+func newRedirectServer(t *testing.T, m testenv.Mode) *redirectServer {
 	t.Helper()
 	rs := &redirectServer{}
 	echo := echoHandler()
@@ -65,7 +66,7 @@ func newRedirectServer(t *testing.T, m mode) *redirectServer {
 		http.Redirect(w, r, fmt.Sprintf("/loop/%d", n+1), http.StatusFound)
 	})
 	mux.Handle("/", echo)
-	rs.testServer = newServer(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rs.Server = testenv.NewServer(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rs.mu.Lock()
 		rs.hops = append(rs.hops, hop{r.URL.Path, r.Header.Clone()})
 		rs.mu.Unlock()
@@ -86,7 +87,7 @@ func (rs *redirectServer) seen() []hop {
 }
 
 func TestRedirectLimit(t *testing.T) {
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		tests := []struct {
 			name          string
 			opts          []courier.Option
@@ -106,7 +107,7 @@ func TestRedirectLimit(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
 				rs := newRedirectServer(t, m)
-				s := newSession(t, rs.testServer, tt.opts...)
+				s := rs.Session(t, tt.opts...)
 				resp, err := s.Get(t.Context(), tt.path)
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("Get(%q) = %v, want %v", tt.path, err, tt.wantErr)
@@ -140,8 +141,8 @@ func errRedirects(err error) []string {
 
 func TestRedirectTooManyError(t *testing.T) {
 	t.Parallel()
-	rs := newRedirectServer(t, http1)
-	s := newSession(t, rs.testServer, courier.WithRedirects(2))
+	rs := newRedirectServer(t, testenv.HTTP1)
+	s := rs.Session(t, courier.WithRedirects(2))
 	_, err := s.Get(t.Context(), "/loop/0?token="+canary)
 	var ce *courier.Error
 	if !errors.As(err, &ce) {
@@ -165,10 +166,10 @@ func TestRedirectTooManyError(t *testing.T) {
 // An error after a redirect names the URL that failed, not the first one.
 func TestErrorNamesTheFailingHop(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "http://127.0.0.1:1/elsewhere", http.StatusFound)
 	}))
-	s := newSession(t, ts, noRetry)
+	s := ts.Session(t, noRetry)
 	_, err := s.Get(t.Context(), "/start")
 	var ce *courier.Error
 	if !errors.As(err, &ce) || !errors.Is(err, courier.ErrConnect) {
@@ -180,9 +181,9 @@ func TestErrorNamesTheFailingHop(t *testing.T) {
 }
 
 func TestRedirectDisabled(t *testing.T) {
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		rs := newRedirectServer(t, m)
-		s := newSession(t, rs.testServer, courier.WithRedirects(courier.NoRedirects))
+		s := rs.Session(t, courier.WithRedirects(courier.NoRedirects))
 		path := to(http.StatusFound, "/echo")
 
 		resp, err := s.Get(t.Context(), path)
@@ -212,9 +213,9 @@ func TestRedirectDisabled(t *testing.T) {
 }
 
 func TestRedirectMethodAndBody(t *testing.T) {
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		rs := newRedirectServer(t, m)
-		s := newSession(t, rs.testServer)
+		s := rs.Session(t)
 		const body = `{"id":1,"name":"über"}`
 		tests := []struct {
 			code       int
@@ -264,8 +265,8 @@ func TestRedirectMethodAndBody(t *testing.T) {
 
 func TestRedirectHEADStaysHEAD(t *testing.T) {
 	t.Parallel()
-	rs := newRedirectServer(t, http1)
-	s := newSession(t, rs.testServer)
+	rs := newRedirectServer(t, testenv.HTTP1)
+	s := rs.Session(t)
 	for _, code := range []int{301, 302, 303, 307, 308} {
 		if _, err := s.Do(t.Context(), http.MethodHead, to(code, "/echo")); err != nil {
 			t.Errorf("Head after %d: %v", code, err)
@@ -288,9 +289,9 @@ func TestRedirectHEADStaysHEAD(t *testing.T) {
 func TestRedirectReplaysBodies(t *testing.T) {
 	large := strings.Repeat("0123456789abcdef", 64<<10) // 1 MiB
 	dir := t.TempDir()
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		rs := newRedirectServer(t, m)
-		s := newSession(t, rs.testServer)
+		s := rs.Session(t)
 		tests := []struct {
 			name string
 			body func(t *testing.T) courier.RequestOption
@@ -324,9 +325,9 @@ func TestRedirectReplaysBodies(t *testing.T) {
 }
 
 func TestRedirectBodyNotReplayable(t *testing.T) {
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		rs := newRedirectServer(t, m)
-		s := newSession(t, rs.testServer)
+		s := rs.Session(t)
 		oneShot := func() courier.RequestOption {
 			return courier.BodyReader(io.MultiReader(strings.NewReader("one"), strings.NewReader("shot")))
 		}
@@ -353,8 +354,8 @@ func TestRedirectBodyNotReplayable(t *testing.T) {
 
 func TestRedirectResponse(t *testing.T) {
 	t.Parallel()
-	rs := newRedirectServer(t, http1)
-	s := newSession(t, rs.testServer)
+	rs := newRedirectServer(t, testenv.HTTP1)
+	s := rs.Session(t)
 	tests := []struct {
 		name          string
 		path          string
@@ -390,10 +391,10 @@ func TestRedirectResponse(t *testing.T) {
 
 func TestRedirectBadLocation(t *testing.T) {
 	t.Parallel()
-	rs := newRedirectServer(t, http1)
+	rs := newRedirectServer(t, testenv.HTTP1)
 	// One attempt each: a Location net/http cannot even parse (the control
 	// character row) is a malformed response, which courier would retry.
-	s := newSession(t, rs.testServer, noRetry)
+	s := rs.Session(t, noRetry)
 	tests := []struct {
 		name string
 		loc  string
@@ -436,8 +437,8 @@ func TestRedirectBadLocation(t *testing.T) {
 // are drained so that one connection carries the whole chain.
 func TestRedirectDrainsBodies(t *testing.T) {
 	t.Parallel()
-	rs := newRedirectServer(t, http1)
-	s := newSession(t, rs.testServer)
+	rs := newRedirectServer(t, testenv.HTTP1)
+	s := rs.Session(t)
 	for range 3 {
 		if _, err := s.Get(t.Context(), "/chain/5"); err != nil {
 			t.Fatalf("Get(chain): %v", err)
@@ -453,7 +454,7 @@ func TestRedirectDrainsBodies(t *testing.T) {
 var secretHeaders = []string{"Authorization", "Cookie", "Proxy-Authorization", "X-Api-Key", "X-Vendor-Secret"}
 
 func TestRedirectSensitiveHeaders(t *testing.T) {
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		a := newRedirectServer(t, m)
 		b := newRedirectServer(t, m)
 		tests := []struct {
@@ -472,7 +473,7 @@ func TestRedirectSensitiveHeaders(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				s := newSession(t, a.testServer,
+				s := a.Session(t,
 					courier.WithSensitiveHeaders("X-Api-Key", "x-vendor-secret"),
 					courier.Header("Authorization", "Bearer session-token"))
 				var got echoed
@@ -509,10 +510,10 @@ func checkSecrets(t *testing.T, h http.Header, kept bool) {
 // TestClientRedirects checks that the *http.Client from Session.Client
 // follows courier's rules, as an SDK using it would see them.
 func TestClientRedirects(t *testing.T) {
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		a := newRedirectServer(t, m)
 		b := newRedirectServer(t, m)
-		s := newSession(t, a.testServer, courier.WithSensitiveHeaders("X-Vendor-Secret"))
+		s := a.Session(t, courier.WithSensitiveHeaders("X-Vendor-Secret"))
 		client := s.Client()
 		tests := []struct {
 			name       string
@@ -560,10 +561,10 @@ func TestClientRedirects(t *testing.T) {
 }
 
 func TestClientStatusSemantics(t *testing.T) {
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		rs := newRedirectServer(t, m)
-		nf := newServer(t, m, http.NotFoundHandler())
-		s := newSession(t, rs.testServer)
+		nf := testenv.NewServer(t, m, http.NotFoundHandler())
+		s := rs.Session(t)
 		client := s.Client()
 		tests := []struct {
 			name       string
@@ -595,9 +596,9 @@ func TestClientStatusSemantics(t *testing.T) {
 }
 
 func TestRedirectHTTPBin(t *testing.T) {
-	run(t, func(t *testing.T, m mode) {
-		ts := newServer(t, m, httpbinHandler())
-		s := newSession(t, ts)
+	run(t, func(t *testing.T, m testenv.Mode) {
+		ts := testenv.HTTPBin(t, m)
+		s := ts.Session(t)
 		tests := []struct {
 			name          string
 			method        string

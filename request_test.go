@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // echoed is what echoHandler saw of a request.
@@ -56,7 +57,7 @@ const canary = "canary7f3a9"
 
 func TestURLResolution(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, echoHandler())
+	ts := testenv.NewServer(t, testenv.HTTP1, echoHandler())
 	tests := []struct {
 		name string
 		base string // appended to the server's URL
@@ -92,7 +93,7 @@ func TestURLResolution(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := newSession(t, ts, courier.WithBaseURL(ts.URL+tt.base))
+			s := ts.Session(t, courier.WithBaseURL(ts.URL+tt.base))
 			var got echoed
 			if _, err := s.Get(t.Context(), tt.path, courier.Into(&got)); err != nil {
 				t.Fatalf("Get(%q) with base %q: %v", tt.path, tt.base, err)
@@ -106,9 +107,9 @@ func TestURLResolution(t *testing.T) {
 
 func TestURLResolutionFullURL(t *testing.T) {
 	t.Parallel()
-	a := newServer(t, http1, echoHandler())
-	b := newServer(t, http1, echoHandler())
-	s := newSession(t, a, courier.WithBaseURL(a.URL+"/v1"))
+	a := testenv.NewServer(t, testenv.HTTP1, echoHandler())
+	b := testenv.NewServer(t, testenv.HTTP1, echoHandler())
+	s := a.Session(t, courier.WithBaseURL(a.URL+"/v1"))
 	tests := []struct {
 		name string
 		url  string
@@ -147,7 +148,7 @@ func TestURLResolutionFullURL(t *testing.T) {
 
 func TestURLResolutionNoBaseURL(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, echoHandler())
+	ts := testenv.NewServer(t, testenv.HTTP1, echoHandler())
 	s, err := courier.New()
 	if err != nil {
 		t.Fatalf("New(): %v", err)
@@ -171,8 +172,8 @@ func TestURLResolutionNoBaseURL(t *testing.T) {
 
 func TestURLResolutionErrors(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, echoHandler())
-	s := newSession(t, ts, courier.WithBaseURL(ts.URL+"/v1/api"))
+	ts := testenv.NewServer(t, testenv.HTTP1, echoHandler())
+	s := ts.Session(t, courier.WithBaseURL(ts.URL+"/v1/api"))
 	tests := []struct {
 		name string
 		path string
@@ -268,8 +269,8 @@ func TestURLUserinfoIsBasicAuth(t *testing.T) {
 
 func TestQueryOrder(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, echoHandler())
-	other := newServer(t, http1, echoHandler())
+	ts := testenv.NewServer(t, testenv.HTTP1, echoHandler())
+	other := testenv.NewServer(t, testenv.HTTP1, echoHandler())
 	tests := []struct {
 		name    string
 		base    string
@@ -338,7 +339,7 @@ func TestQueryOrder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := newSession(t, ts, append([]courier.Option{courier.WithBaseURL(ts.URL + tt.base)}, tt.session...)...)
+			s := ts.Session(t, append([]courier.Option{courier.WithBaseURL(ts.URL + tt.base)}, tt.session...)...)
 			var got echoed
 			if _, err := s.Get(t.Context(), tt.path, append(tt.request, courier.Into(&got))...); err != nil {
 				t.Fatalf("Get(%q): %v", tt.path, err)
@@ -351,8 +352,8 @@ func TestQueryOrder(t *testing.T) {
 }
 
 func TestHeaders(t *testing.T) {
-	run(t, func(t *testing.T, m mode) {
-		ts := newServer(t, m, echoHandler())
+	run(t, func(t *testing.T, m testenv.Mode) {
+		ts := testenv.NewServer(t, m, echoHandler())
 		tests := []struct {
 			name    string
 			session []courier.Option
@@ -466,7 +467,7 @@ func TestHeaders(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				s := newSession(t, ts, tt.session...)
+				s := ts.Session(t, tt.session...)
 				var got echoed
 				if _, err := s.Get(t.Context(), "/", append(tt.request, courier.Into(&got))...); err != nil {
 					t.Fatalf("Get: %v", err)
@@ -484,8 +485,8 @@ func TestHeaders(t *testing.T) {
 // leaves the session, and later requests, unchanged.
 func TestRemoveHeaderIsPerRequest(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, echoHandler())
-	s := newSession(t, ts, courier.Header("X-Default", "d"))
+	ts := testenv.NewServer(t, testenv.HTTP1, echoHandler())
+	s := ts.Session(t, courier.Header("X-Default", "d"))
 	steps := []struct {
 		name string
 		opts []courier.RequestOption
@@ -519,7 +520,7 @@ func TestRemoveHeaderIsPerRequest(t *testing.T) {
 func TestRequestHeaderIsACopy(t *testing.T) {
 	t.Parallel()
 	ts, saw := headerEcho(t)
-	s := newSession(t, ts, courier.Header("X-Tenant", "acme"))
+	s := ts.Session(t, courier.Header("X-Tenant", "acme"))
 	resp, err := s.Get(t.Context(), "/")
 	if err != nil {
 		t.Fatal(err)
@@ -536,8 +537,8 @@ func TestRequestHeaderIsACopy(t *testing.T) {
 
 func TestRequestInvalidInput(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, echoHandler())
-	s := newSession(t, ts)
+	ts := testenv.NewServer(t, testenv.HTTP1, echoHandler())
+	s := ts.Session(t)
 	tests := []struct {
 		name   string
 		method string
@@ -592,8 +593,8 @@ func nan() float64 {
 
 func TestMethods(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, echoHandler())
-	s := newSession(t, ts)
+	ts := testenv.NewServer(t, testenv.HTTP1, echoHandler())
+	s := ts.Session(t)
 	ctx := t.Context()
 	tests := []struct {
 		name string
@@ -659,8 +660,8 @@ func (b *bodyCheck) middleware(next http.RoundTripper) http.RoundTripper {
 
 func TestBodies(t *testing.T) {
 	dir := t.TempDir()
-	run(t, func(t *testing.T, m mode) {
-		ts := newServer(t, m, echoHandler())
+	run(t, func(t *testing.T, m testenv.Mode) {
+		ts := testenv.NewServer(t, m, echoHandler())
 		tests := []struct {
 			name        string
 			session     []courier.Option
@@ -801,7 +802,7 @@ func TestBodies(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
 				var check bodyCheck
-				s := newSession(t, ts, append(tt.session, courier.WithMiddleware(check.middleware))...)
+				s := ts.Session(t, append(tt.session, courier.WithMiddleware(check.middleware))...)
 				var got echoed
 				if _, err := s.Post(t.Context(), "/", append(tt.opts(t), courier.Into(&got))...); err != nil {
 					t.Fatalf("Post: %v", err)
@@ -816,7 +817,7 @@ func TestBodies(t *testing.T) {
 					t.Errorf("server got Content-Length %d, want %d", got.ContentLength, tt.wantLength)
 				}
 				wantTE := []string(nil)
-				if tt.wantLength < 0 && m == http1 {
+				if tt.wantLength < 0 && m == testenv.HTTP1 {
 					wantTE = []string{"chunked"}
 				}
 				if !slices.Equal(got.TransferEncoding, wantTE) {
@@ -859,8 +860,8 @@ func tempFile(t *testing.T, dir, content string) *os.File {
 // fails before anything leaves, with the encoder's error kept.
 func TestJSONEncodeErrorSendsNothing(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, echoHandler())
-	s := newSession(t, ts)
+	ts := testenv.NewServer(t, testenv.HTTP1, echoHandler())
+	s := ts.Session(t)
 	_, err := s.Post(t.Context(), "/", courier.JSON(struct{ C chan int }{make(chan int)}))
 	if !errors.Is(err, courier.ErrInvalidRequest) {
 		t.Errorf("Post(JSON(chan)) = %v, want ErrInvalidRequest", err)
@@ -878,10 +879,10 @@ func TestJSONEncodeErrorSendsNothing(t *testing.T) {
 // still sends the length it had when the request was built.
 func TestBodyFileKeepsLength(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, echoHandler())
+	ts := testenv.NewServer(t, testenv.HTTP1, echoHandler())
 	f := tempFile(t, t.TempDir(), "0123456789")
 	var grown bool
-	s := newSession(t, ts, courier.WithMiddleware(func(next http.RoundTripper) http.RoundTripper {
+	s := ts.Session(t, courier.WithMiddleware(func(next http.RoundTripper) http.RoundTripper {
 		return rtFunc(func(req *http.Request) (*http.Response, error) {
 			if _, err := f.WriteAt([]byte("more"), 10); err == nil {
 				grown = true

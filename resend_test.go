@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // dropOnReuse is a raw HTTP/1.1 server: on each connection it answers the
@@ -58,7 +59,7 @@ func dropOnReuse(t *testing.T) (addr string, requests *atomic.Int64) {
 func TestTransparentResendIsNotAnAttempt(t *testing.T) {
 	t.Parallel()
 	addr, requests := dropOnReuse(t)
-	s := openSession(t, courier.WithBaseURL("http://"+addr))
+	s := testenv.NewSession(t, courier.WithBaseURL("http://"+addr))
 	host := addr
 	if _, err := s.Get(t.Context(), "/first"); err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/couriertest"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // TestResilienceReport measures what courier holds to under failure (retry
@@ -44,7 +45,7 @@ func TestResilienceReport(t *testing.T) {
 		rng := rand.New(rand.NewPCG(1, uint64(rate*100)))
 		var mu sync.Mutex
 		var attempts atomic.Int64
-		ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			attempts.Add(1)
 			mu.Lock()
 			fail := rng.Float64() < rate
@@ -53,7 +54,7 @@ func TestResilienceReport(t *testing.T) {
 				w.WriteHeader(http.StatusServiceUnavailable)
 			}
 		}))
-		s := newSession(t, ts, courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}))
+		s := ts.Session(t, courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}))
 		var done, exhausted, failed atomic.Int64
 		var steadyFrom atomic.Int64 // attempts when half the requests were done
 		work := make(chan struct{})
@@ -106,14 +107,14 @@ func TestResilienceReport(t *testing.T) {
 	// caller's deadline does each call return?
 	{
 		hang := make(chan struct{})
-		ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-r.Context().Done():
 			case <-hang:
 			}
 		}))
 		defer close(hang)
-		s := newSession(t, ts)
+		s := ts.Session(t)
 		const calls, workers = 400, 40
 		overshoot := make([]time.Duration, calls)
 		var wg sync.WaitGroup
@@ -138,10 +139,10 @@ func TestResilienceReport(t *testing.T) {
 
 	// Fail-fast latency of an open breaker.
 	{
-		ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}))
-		s := newSession(t, ts, noRetry, courier.WithBreaker(courier.BreakerPolicy{ConsecutiveFailures: 5, OpenFor: time.Minute}))
+		s := ts.Session(t, noRetry, courier.WithBreaker(courier.BreakerPolicy{ConsecutiveFailures: 5, OpenFor: time.Minute}))
 		for range 5 {
 			s.Get(context.Background(), "/")
 		}
@@ -165,7 +166,7 @@ func TestResilienceReport(t *testing.T) {
 	// Leftovers after 10,000 faulted requests: 503s, resets mid-body, and
 	// header timeouts, mixed; then Close.
 	{
-		ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch r.URL.Path {
 			case "/reset":
 				w.Header().Set("Content-Length", "100")

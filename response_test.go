@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // jsonHandler answers with body and the given Content-Type ("": none).
@@ -31,10 +32,10 @@ func jsonHandler(contentType, body string) http.HandlerFunc {
 
 func TestResponseBytesTextDecode(t *testing.T) {
 	t.Parallel()
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		const body = `{"id":42,"name":"Ada"}`
-		ts := newServer(t, m, jsonHandler("application/json; charset=utf-8", body))
-		s := newSession(t, ts)
+		ts := testenv.NewServer(t, m, jsonHandler("application/json; charset=utf-8", body))
+		s := ts.Session(t)
 		resp, err := s.Get(t.Context(), "/")
 		if err != nil {
 			t.Fatalf("Get = %v", err)
@@ -42,7 +43,7 @@ func TestResponseBytesTextDecode(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || resp.Status != "200 OK" {
 			t.Errorf("StatusCode, Status = %d, %q; want 200, %q", resp.StatusCode, resp.Status, "200 OK")
 		}
-		if wantProto := map[mode]string{http1: "HTTP/1.1", http2: "HTTP/2.0"}[m]; resp.Proto != wantProto {
+		if wantProto := map[testenv.Mode]string{testenv.HTTP1: "HTTP/1.1", testenv.HTTP2: "HTTP/2.0"}[m]; resp.Proto != wantProto {
 			t.Errorf("Proto = %q, want %q", resp.Proto, wantProto)
 		}
 		if string(resp.Bytes()) != body || resp.Text() != body {
@@ -95,8 +96,8 @@ func TestDecodeContentTypes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.contentType, func(t *testing.T) {
 			t.Parallel()
-			ts := newServer(t, http1, jsonHandler(tt.contentType, `{"ok":true}`))
-			s := newSession(t, ts)
+			ts := testenv.NewServer(t, testenv.HTTP1, jsonHandler(tt.contentType, `{"ok":true}`))
+			s := ts.Session(t)
 			resp, err := s.Get(t.Context(), "/")
 			if err != nil {
 				t.Fatalf("Get = %v", err)
@@ -135,8 +136,8 @@ func TestDecodeInvalidJSON(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ts := newServer(t, http1, jsonHandler("application/json", tt.body))
-			s := newSession(t, ts)
+			ts := testenv.NewServer(t, testenv.HTTP1, jsonHandler("application/json", tt.body))
+			s := ts.Session(t)
 			var v struct{ N int }
 			resp, err := s.Get(t.Context(), "/", courier.Into(&v))
 			requireIs(t, err, courier.ErrDecode)
@@ -161,8 +162,8 @@ func TestDecodeInvalidJSON(t *testing.T) {
 		})
 	}
 	// The excerpt is there, with the secret masked.
-	ts := newServer(t, http1, jsonHandler("application/json", `{"access_token":"`+secretCanary))
-	s := newSession(t, ts)
+	ts := testenv.NewServer(t, testenv.HTTP1, jsonHandler("application/json", `{"access_token":"`+secretCanary))
+	s := ts.Session(t)
 	_, err := s.Get(t.Context(), "/", courier.Into(new(map[string]any)))
 	if msg := err.Error(); !strings.Contains(msg, `access_token`) || !strings.Contains(msg, "REDACTED") {
 		t.Errorf("decode error %q, want an excerpt with the access_token value REDACTED", msg)
@@ -171,8 +172,8 @@ func TestDecodeInvalidJSON(t *testing.T) {
 
 func TestDecodeStreamInvalidJSON(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, jsonHandler("application/json", `{"access_token":"`+secretCanary))
-	s := newSession(t, ts)
+	ts := testenv.NewServer(t, testenv.HTTP1, jsonHandler("application/json", `{"access_token":"`+secretCanary))
+	s := ts.Session(t)
 	resp, err := s.Get(t.Context(), "/", courier.Stream())
 	if err != nil {
 		t.Fatalf("Get(Stream) = %v", err)
@@ -193,7 +194,7 @@ func TestDecodeStreamInvalidJSON(t *testing.T) {
 // Decode of an empty body is still an error.
 func TestIntoWithoutContent(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		switch r.URL.Path {
 		case "/204":
@@ -203,7 +204,7 @@ func TestIntoWithoutContent(t *testing.T) {
 			w.Write([]byte(`{"n":1}`))
 		}
 	}))
-	s := newSession(t, ts)
+	s := ts.Session(t)
 	for _, c := range []struct{ method, path string }{{"DELETE", "/204"}, {"POST", "/empty"}, {"HEAD", "/full"}} {
 		v := map[string]int{"kept": 7}
 		if _, err := s.Do(t.Context(), c.method, c.path, courier.Into(&v)); err != nil || v["kept"] != 7 {
@@ -256,12 +257,12 @@ func TestBodyTooLarge(t *testing.T) {
 		{"chunked exactly", limit, true, nil},
 		{"empty", 0, false, nil},
 	}
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				ts := newServer(t, m, sized(tt.size, tt.chunked))
-				s := newSession(t, ts, courier.WithMaxBodySize(limit))
+				ts := testenv.NewServer(t, m, sized(tt.size, tt.chunked))
+				s := ts.Session(t, courier.WithMaxBodySize(limit))
 				start := time.Now()
 				resp, err := s.Get(t.Context(), "/")
 				requireWithin(t, start, slack)
@@ -295,12 +296,12 @@ func TestBodyTooLargeStreamDecode(t *testing.T) {
 		{"over", big, courier.ErrBodyTooLarge},
 		{"exactly", `["` + strings.Repeat("a", limit-4) + `"]`, nil},
 	}
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				ts := newServer(t, m, jsonHandler("application/json", tt.body))
-				s := newSession(t, ts, courier.WithMaxBodySize(limit))
+				ts := testenv.NewServer(t, m, jsonHandler("application/json", tt.body))
+				s := ts.Session(t, courier.WithMaxBodySize(limit))
 				resp, err := s.Get(t.Context(), "/", courier.Stream())
 				if err != nil {
 					t.Fatalf("Get(Stream) = %v", err)
@@ -334,11 +335,11 @@ func failing(code int, retryAfter string, body []byte) http.HandlerFunc {
 func TestStatusError(t *testing.T) {
 	t.Parallel()
 	body := []byte(`{"error":"try later","session":"` + secretCanary + `"}`)
-	run(t, func(t *testing.T, m mode) {
-		ts := newServer(t, m, failing(http.StatusServiceUnavailable, "2", body))
+	run(t, func(t *testing.T, m testenv.Mode) {
+		ts := testenv.NewServer(t, m, failing(http.StatusServiceUnavailable, "2", body))
 		// One attempt: this test is about the error's fields (retries of a
 		// 503 are retry_test.go's).
-		s := newSession(t, ts, courier.WithRetry(courier.RetryPolicy{MaxAttempts: 1}))
+		s := ts.Session(t, courier.WithRetry(courier.RetryPolicy{MaxAttempts: 1}))
 		resp, err := s.Get(t.Context(), "/items", courier.Query("token", secretCanary))
 		var se *courier.StatusError
 		if !errors.As(err, &se) {
@@ -371,8 +372,8 @@ func TestStatusError(t *testing.T) {
 		if msg := err.Error(); strings.Contains(msg, secretCanary) || strings.Contains(msg, "try later") {
 			t.Errorf("Error() = %q, must not hold the body or the secret query value", msg)
 		}
-		if !hasStatus(err, 503) || hasStatus(err, 404) {
-			t.Errorf("hasStatus(err, 503), hasStatus(err, 404) = %v, %v; want true, false", hasStatus(err, 503), hasStatus(err, 404))
+		if !testenv.HasStatus(err, 503) || testenv.HasStatus(err, 404) {
+			t.Errorf("testenv.HasStatus(err, 503), testenv.HasStatus(err, 404) = %v, %v; want true, false", testenv.HasStatus(err, 503), testenv.HasStatus(err, 404))
 		}
 		for _, kind := range []error{courier.ErrConnLost, courier.ErrTimeout, courier.ErrDecode} {
 			if errors.Is(err, kind) {
@@ -385,8 +386,8 @@ func TestStatusError(t *testing.T) {
 func TestStatusErrorRetryAfterDate(t *testing.T) {
 	t.Parallel()
 	when := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
-	ts := newServer(t, http1, failing(http.StatusTooManyRequests, when, nil))
-	s := newSession(t, ts)
+	ts := testenv.NewServer(t, testenv.HTTP1, failing(http.StatusTooManyRequests, when, nil))
+	s := ts.Session(t)
 	_, err := s.Get(t.Context(), "/")
 	var se *courier.StatusError
 	if !errors.As(err, &se) {
@@ -403,10 +404,10 @@ func TestStatusErrorRetryAfterDate(t *testing.T) {
 
 func TestStatusErrorBodyCapped(t *testing.T) {
 	t.Parallel()
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		body := bytes.Repeat([]byte("e"), courier.MaxErrorBody+5000)
-		ts := newServer(t, m, failing(http.StatusInternalServerError, "", body))
-		s := newSession(t, ts)
+		ts := testenv.NewServer(t, m, failing(http.StatusInternalServerError, "", body))
+		s := ts.Session(t)
 		for _, opts := range [][]courier.RequestOption{nil, {courier.Stream()}} {
 			resp, err := s.Get(t.Context(), "/", opts...)
 			var se *courier.StatusError
@@ -431,8 +432,8 @@ func TestStatusErrorBodyCapped(t *testing.T) {
 func TestStatusErrorSmallSessionLimit(t *testing.T) {
 	t.Parallel()
 	body := bytes.Repeat([]byte("e"), 300)
-	ts := newServer(t, http1, failing(http.StatusBadRequest, "", body))
-	s := newSession(t, ts, courier.WithMaxBodySize(100))
+	ts := testenv.NewServer(t, testenv.HTTP1, failing(http.StatusBadRequest, "", body))
+	s := ts.Session(t, courier.WithMaxBodySize(100))
 	_, err := s.Get(t.Context(), "/")
 	var se *courier.StatusError
 	if !errors.As(err, &se) {
@@ -445,8 +446,8 @@ func TestStatusErrorSmallSessionLimit(t *testing.T) {
 
 func TestExpectedStatus(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, failing(http.StatusNotFound, "", []byte(`{"error":"none"}`)))
-	s := newSession(t, ts)
+	ts := testenv.NewServer(t, testenv.HTTP1, failing(http.StatusNotFound, "", []byte(`{"error":"none"}`)))
+	s := ts.Session(t)
 	tests := []struct {
 		name    string
 		opts    []courier.RequestOption
@@ -462,7 +463,7 @@ func TestExpectedStatus(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			resp, err := s.Get(t.Context(), "/", tt.opts...)
-			if got := hasStatus(err, 404); got != tt.wantErr {
+			if got := testenv.HasStatus(err, 404); got != tt.wantErr {
 				t.Errorf("HasStatus(err, 404) = %v (err %v), want %v", got, err, tt.wantErr)
 			}
 			if resp == nil || resp.StatusCode != 404 || resp.Text() != `{"error":"none"}` {
@@ -479,9 +480,9 @@ func TestExpectedStatus(t *testing.T) {
 
 func TestStatusErrorHTTPBin(t *testing.T) {
 	t.Parallel()
-	run(t, func(t *testing.T, m mode) {
-		ts := newServer(t, m, httpbinHandler())
-		s := newSession(t, ts)
+	run(t, func(t *testing.T, m testenv.Mode) {
+		ts := testenv.HTTPBin(t, m)
+		s := ts.Session(t)
 		for _, code := range []int{503, 418, 404, 500} {
 			resp, err := s.Get(t.Context(), "/status/"+strconv.Itoa(code))
 			var se *courier.StatusError
@@ -504,8 +505,8 @@ func TestStatusErrorHTTPBin(t *testing.T) {
 // takes no longer than the exchange.
 func TestStatusErrorIsNotAKind(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, failing(http.StatusBadGateway, "", nil))
-	s := newSession(t, ts)
+	ts := testenv.NewServer(t, testenv.HTTP1, failing(http.StatusBadGateway, "", nil))
+	s := ts.Session(t)
 	_, err := s.Get(t.Context(), "/")
 	var ce *courier.Error
 	if errors.As(err, &ce) {

@@ -16,10 +16,8 @@ import (
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/couriertest"
+	"github.com/courierhttp/courier/internal/testenv"
 )
-
-// fast retries at once, so tests count attempts without waiting.
-var fast = courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff})
 
 // statusSequence answers with the given statuses in turn, then the last one
 // for ever, and records each request's Idempotency-Key and body.
@@ -83,10 +81,10 @@ func TestRetryRules(t *testing.T) {
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
 			t.Parallel()
-			ts := newServer(t, http1, &statusSequence{statuses: []int{r.status}})
-			s := newSession(t, ts, fast)
+			ts := testenv.NewServer(t, testenv.HTTP1, &statusSequence{statuses: []int{r.status}})
+			s := ts.Session(t, fast)
 			resp, err := s.Do(t.Context(), r.method, "/", r.opts...)
-			if !hasStatus(err, r.status) {
+			if !testenv.HasStatus(err, r.status) {
 				t.Fatalf("%s = %v, want a *StatusError %d", r.method, err, r.status)
 			}
 			if got := ts.Requests.Load(); got != r.attempts {
@@ -110,8 +108,8 @@ func TestRetryRulesPolicyCannotOverride(t *testing.T) {
 	}{{"GET", 501}, {"GET", 404}, {"GET", 401}, {"PUT", 409}, {"POST", 503}} {
 		t.Run(c.method+" "+strconv.Itoa(c.status), func(t *testing.T) {
 			t.Parallel()
-			ts := newServer(t, http1, &statusSequence{statuses: []int{c.status}})
-			s := newSession(t, ts, always)
+			ts := testenv.NewServer(t, testenv.HTTP1, &statusSequence{statuses: []int{c.status}})
+			s := ts.Session(t, always)
 			s.Do(t.Context(), c.method, "/")
 			if got := ts.Requests.Load(); got != 1 {
 				t.Errorf("server saw %d attempts, want 1", got)
@@ -136,7 +134,7 @@ func TestRetryStatusesOptIn(t *testing.T) {
 	t.Parallel()
 	mock := couriertest.NewMock(t)
 	route := mock.On("GET", "/jobs/{id}").Respond(500, "").Respond(500, "").Respond(200, "done").Times(3)
-	s := openSession(t, courier.WithBaseURL("http://api.test"), courier.WithTransport(mock),
+	s := testenv.NewSession(t, courier.WithBaseURL("http://api.test"), courier.WithTransport(mock),
 		courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff, ShouldRetry: retryStatuses(500)}))
 	resp, err := s.Get(t.Context(), "/jobs/7")
 	if err != nil {
@@ -149,8 +147,8 @@ func TestRetryStatusesOptIn(t *testing.T) {
 
 func TestRetryShouldRetryHeaderVeto(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, &statusSequence{statuses: []int{503}, header: http.Header{"X-Should-Retry": {"false"}}})
-	s := newSession(t, ts, fast)
+	ts := testenv.NewServer(t, testenv.HTTP1, &statusSequence{statuses: []int{503}, header: http.Header{"X-Should-Retry": {"false"}}})
+	s := ts.Session(t, fast)
 	s.Get(t.Context(), "/")
 	if got := ts.Requests.Load(); got != 1 {
 		t.Errorf("server saw %d attempts, want 1 (X-Should-Retry: false)", got)
@@ -161,7 +159,7 @@ func TestRetryShouldRetryHeaderVeto(t *testing.T) {
 // generated, and the same body.
 func TestRetrySameIdempotencyKeyAndBody(t *testing.T) {
 	t.Parallel()
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		for _, c := range []struct {
 			name string
 			sopt courier.Option
@@ -172,8 +170,8 @@ func TestRetrySameIdempotencyKeyAndBody(t *testing.T) {
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				seq := &statusSequence{statuses: []int{503, 502, 201}}
-				ts := newServer(t, m, seq)
-				s := newSession(t, ts, fast, c.sopt)
+				ts := testenv.NewServer(t, m, seq)
+				s := ts.Session(t, fast, c.sopt)
 				opts := append([]courier.RequestOption{courier.JSON(map[string]int{"qty": 3})}, c.ropt...)
 				resp, err := s.Post(t.Context(), "/orders", opts...)
 				if err != nil {
@@ -198,8 +196,8 @@ func TestRetrySameIdempotencyKeyAndBody(t *testing.T) {
 func TestRetryGeneratedKeysDifferPerRequest(t *testing.T) {
 	t.Parallel()
 	seq := &statusSequence{statuses: []int{200}}
-	ts := newServer(t, http1, seq)
-	s := newSession(t, ts, courier.WithIdempotencyKeys(true))
+	ts := testenv.NewServer(t, testenv.HTTP1, seq)
+	s := ts.Session(t, courier.WithIdempotencyKeys(true))
 	s.Post(t.Context(), "/a")
 	s.Post(t.Context(), "/b")
 	s.Get(t.Context(), "/c")
@@ -213,11 +211,11 @@ func TestRetryGeneratedKeysDifferPerRequest(t *testing.T) {
 
 func TestRetryNonReplayableBodyIsNotRetried(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, &statusSequence{statuses: []int{503}})
-	s := newSession(t, ts, fast)
+	ts := testenv.NewServer(t, testenv.HTTP1, &statusSequence{statuses: []int{503}})
+	s := ts.Session(t, fast)
 	oneShot := io.MultiReader(strings.NewReader("once"))
 	_, err := s.Post(t.Context(), "/", courier.BodyReader(oneShot), courier.Header("Idempotency-Key", "k"))
-	if !hasStatus(err, 503) || !errors.Is(err, courier.ErrBodyNotReplayable) {
+	if !testenv.HasStatus(err, 503) || !errors.Is(err, courier.ErrBodyNotReplayable) {
 		t.Errorf("Post = %v, want a 503 *StatusError that says the body could not be replayed", err)
 	}
 	if got := ts.Requests.Load(); got != 1 {
@@ -229,14 +227,14 @@ func TestRetryNonReplayableBodyIsNotRetried(t *testing.T) {
 func TestRetryConnectRefusedEvenPOST(t *testing.T) {
 	t.Parallel()
 	refused := couriertest.NewFaults(couriertest.NewMock(t), couriertest.Refused())
-	s := openSession(t, courier.WithBaseURL("http://api.test"), courier.WithTransport(refused), fast)
+	s := testenv.NewSession(t, courier.WithBaseURL("http://api.test"), courier.WithTransport(refused), fast)
 	_, err := s.Post(t.Context(), "/", courier.JSON(1))
 	var ce *courier.Error
 	if !errors.As(err, &ce) || !errors.Is(err, courier.ErrConnect) || ce.Attempts != 3 || refused.Calls() != 3 {
 		t.Errorf("Post = %v after %d calls, want ErrConnect after 3 attempts", err, refused.Calls())
 	}
 	// A real refused port, once, to tie the kit's fault to the real thing.
-	real := openSession(t, courier.WithBaseURL("http://"+closedPort(t)), noRetry)
+	real := testenv.NewSession(t, courier.WithBaseURL("http://"+testenv.ClosedPort(t)), noRetry)
 	if _, err := real.Post(t.Context(), "/", courier.JSON(1)); !errors.Is(err, courier.ErrConnect) {
 		t.Errorf("Post to a closed port = %v, want ErrConnect", err)
 	}
@@ -245,7 +243,7 @@ func TestRetryConnectRefusedEvenPOST(t *testing.T) {
 func TestRetryAttemptTimeout(t *testing.T) {
 	t.Parallel()
 	var calls atomic.Int32
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) == 1 {
 			select { // the first attempt hangs
 			case <-r.Context().Done():
@@ -255,7 +253,7 @@ func TestRetryAttemptTimeout(t *testing.T) {
 		}
 		io.WriteString(w, "ok")
 	}))
-	s := newSession(t, ts, courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff, AttemptTimeout: 200 * time.Millisecond}))
+	s := ts.Session(t, courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff, AttemptTimeout: 200 * time.Millisecond}))
 	start := time.Now()
 	resp, err := s.Get(t.Context(), "/")
 	if err != nil {
@@ -271,8 +269,8 @@ func TestRetryAttemptTimeout(t *testing.T) {
 // nil error, its body readable: the RoundTripper contract.
 func TestRetryClientKeepsFinalResponse(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, &statusSequence{statuses: []int{503}})
-	s := newSession(t, ts, fast)
+	ts := testenv.NewServer(t, testenv.HTTP1, &statusSequence{statuses: []int{503}})
+	s := ts.Session(t, fast)
 	resp, err := s.Client().Get(ts.URL + "/")
 	if err != nil {
 		t.Fatalf("Client().Get = %v, want the final 503 and no error", err)
@@ -461,7 +459,7 @@ func TestRetryNeverSleepsPastTheDeadline(t *testing.T) {
 		if elapsed := time.Since(start); elapsed != 0 {
 			t.Errorf("returned after %v, want at once", elapsed)
 		}
-		if !hasStatus(err, 503) || !errors.Is(err, courier.ErrRetryDeadline) {
+		if !testenv.HasStatus(err, 503) || !errors.Is(err, courier.ErrRetryDeadline) {
 			t.Errorf("Get = %v, want the 503 with ErrRetryDeadline", err)
 		}
 		if len(tr.arrived) != 1 {
@@ -516,13 +514,13 @@ func TestRetryBudgetBoundsAmplification(t *testing.T) {
 	t.Parallel()
 	var failing atomic.Bool
 	failing.Store(true)
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if failing.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 	}))
 	const capacity, cost, requests = 50, 5, 100
-	s := newSession(t, ts, courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff,
+	s := ts.Session(t, courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff,
 		Budget: courier.RetryBudget{Capacity: capacity, RetryCost: cost}}))
 	host := strings.TrimPrefix(ts.URL, "http://")
 	var exhausted int
@@ -559,7 +557,7 @@ func TestRetryBudgetBoundsAmplification(t *testing.T) {
 // not resend it, and says so. One that never left says nothing of the kind.
 func TestRetryMaybeApplied(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		conn, _, err := http.NewResponseController(w).Hijack()
 		if err == nil {
@@ -579,7 +577,7 @@ func TestRetryMaybeApplied(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			before := ts.Requests.Load()
-			s := newSession(t, ts, c.opts...)
+			s := ts.Session(t, c.opts...)
 			_, err := s.Do(t.Context(), c.method, "/orders", courier.JSON(map[string]int{"qty": 1}))
 			if !errors.Is(err, courier.ErrConnLost) || errors.Is(err, courier.ErrMaybeApplied) != c.maybe {
 				t.Errorf("%s = %v; want ErrConnLost, ErrMaybeApplied %v", c.method, err, c.maybe)
@@ -589,7 +587,7 @@ func TestRetryMaybeApplied(t *testing.T) {
 			}
 		})
 	}
-	s := openSession(t, courier.WithBaseURL("http://"+closedPort(t)), noRetry)
+	s := testenv.NewSession(t, courier.WithBaseURL("http://"+testenv.ClosedPort(t)), noRetry)
 	if _, err := s.Post(t.Context(), "/"); errors.Is(err, courier.ErrMaybeApplied) {
 		t.Errorf("refused POST = %v, want no ErrMaybeApplied: it never left", err)
 	}

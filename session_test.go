@@ -12,7 +12,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // closeCtx is a context for Close with a deadline.
@@ -53,8 +53,8 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func TestClosedSession(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	s := newSession(t, ts)
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	s := ts.Session(t)
 	if err := s.Close(t.Context()); err != nil {
 		t.Fatalf("Close = %v", err)
 	}
@@ -82,10 +82,10 @@ func TestClosedSession(t *testing.T) {
 
 func TestCloseWaitsForInFlight(t *testing.T) {
 	t.Parallel()
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		g := newGate()
-		ts := newServer(t, m, g)
-		s := newSession(t, ts)
+		ts := testenv.NewServer(t, m, g)
+		s := ts.Session(t)
 
 		type result struct {
 			resp *courier.Response
@@ -128,10 +128,10 @@ func TestCloseWaitsForInFlight(t *testing.T) {
 
 func TestCloseTimesOutWithInFlight(t *testing.T) {
 	t.Parallel()
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		g := newGate()
-		ts := newServer(t, m, g)
-		s := newSession(t, ts)
+		ts := testenv.NewServer(t, m, g)
+		s := ts.Session(t)
 		done := make(chan error, 1)
 		go func() {
 			_, err := s.Get(context.Background(), "/")
@@ -162,9 +162,9 @@ func TestCloseTimesOutWithInFlight(t *testing.T) {
 
 func TestCloseReportsUnclosedStream(t *testing.T) {
 	t.Parallel()
-	run(t, func(t *testing.T, m mode) {
-		ts := newServer(t, m, sized(10<<10, false))
-		s := newSession(t, ts, courier.WithLeakTracking(true))
+	run(t, func(t *testing.T, m testenv.Mode) {
+		ts := testenv.NewServer(t, m, sized(10<<10, false))
+		s := ts.Session(t, courier.WithLeakTracking(true))
 		resp, err := s.Get(t.Context(), "/", courier.Stream())
 		if err != nil {
 			t.Fatalf("Get(Stream) = %v", err)
@@ -192,8 +192,8 @@ func TestCloseReportsUnclosedStream(t *testing.T) {
 // in flight, so Close does not wait for it; it is still reported.
 func TestCloseReportsStreamReadButNotClosed(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, sized(100, false))
-	s := newSession(t, ts)
+	ts := testenv.NewServer(t, testenv.HTTP1, sized(100, false))
+	s := ts.Session(t)
 	resp, err := s.Get(t.Context(), "/", courier.Stream())
 	if err != nil {
 		t.Fatalf("Get(Stream) = %v", err)
@@ -218,7 +218,7 @@ func TestCloseReportsStreamReadButNotClosed(t *testing.T) {
 // an SDK that skips Close on a 204 does not hold Close up.
 func TestClientNoBodyResponseIsReleased(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	s, _ := courier.New(courier.WithBaseURL(ts.URL))
@@ -236,8 +236,8 @@ func TestClientNoBodyResponseIsReleased(t *testing.T) {
 
 func TestCloseTwice(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http2, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	s := newSession(t, ts)
+	ts := testenv.NewServer(t, testenv.HTTP2, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	s := ts.Session(t)
 	if _, err := s.Get(t.Context(), "/"); err != nil {
 		t.Fatal(err)
 	}
@@ -252,8 +252,8 @@ func TestCloseTwice(t *testing.T) {
 // completes or fails with ErrClosed, and Close returns nil.
 func TestCloseConcurrent(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
-	s := newSession(t, ts)
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	s := ts.Session(t)
 	var wg sync.WaitGroup
 	for range 16 {
 		wg.Go(func() {
@@ -305,14 +305,14 @@ func TestConnectionReuseSequential(t *testing.T) {
 		}},
 		{"status error", failing(http.StatusNotFound, "", bytes.Repeat([]byte("n"), 4<<10)), func(s *courier.Session, ctx context.Context) error {
 			_, err := s.Get(ctx, "/")
-			if !hasStatus(err, 404) {
+			if !testenv.HasStatus(err, 404) {
 				return err
 			}
 			return nil
 		}},
 		{"status error, stream", failing(http.StatusInternalServerError, "", bytes.Repeat([]byte("n"), 4<<10)), func(s *courier.Session, ctx context.Context) error {
 			_, err := s.Get(ctx, "/", courier.Stream())
-			if !hasStatus(err, 500) {
+			if !testenv.HasStatus(err, 500) {
 				return err
 			}
 			return nil
@@ -326,8 +326,8 @@ func TestConnectionReuseSequential(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ts := newServer(t, http1, tt.handler)
-			s := newSession(t, ts)
+			ts := testenv.NewServer(t, testenv.HTTP1, tt.handler)
+			s := ts.Session(t)
 			get := tt.get
 			if get == nil {
 				client := s.Client()
@@ -393,18 +393,18 @@ func TestConnectionReuseConcurrent(t *testing.T) {
 		close(work)
 		wg.Wait()
 	}
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		t.Run("warm", func(t *testing.T) {
 			var arrived sync.WaitGroup
 			arrived.Add(workers)
-			ts := newServer(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ts := testenv.NewServer(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.Header.Get("X-Warm-Up") != "" {
 					arrived.Done()
 					arrived.Wait() // hold each until all have their connection
 				}
 				w.Write(make([]byte, 64))
 			}))
-			s := newSession(t, ts)
+			s := ts.Session(t)
 			var wg sync.WaitGroup
 			for range workers {
 				wg.Go(func() {
@@ -427,8 +427,8 @@ func TestConnectionReuseConcurrent(t *testing.T) {
 		t.Run("cold", func(t *testing.T) {
 			// The extra dials happen while the pool fills: a tenth of the
 			// requests shows them.
-			ts := newServer(t, m, sized(64, false))
-			s := newSession(t, ts)
+			ts := testenv.NewServer(t, m, sized(64, false))
+			s := ts.Session(t)
 			hammer(t, s, requests/10)
 			got := ts.NewConns.Load()
 			t.Logf("%s: %d connections for %d GETs at concurrency %d from a cold start", m, got, requests/10, workers)
@@ -441,9 +441,9 @@ func TestConnectionReuseConcurrent(t *testing.T) {
 
 func TestClientStandardSemantics(t *testing.T) {
 	t.Parallel()
-	run(t, func(t *testing.T, m mode) {
-		ts := newServer(t, m, failing(http.StatusNotFound, "", []byte(`{"error":"none"}`)))
-		s := newSession(t, ts)
+	run(t, func(t *testing.T, m testenv.Mode) {
+		ts := testenv.NewServer(t, m, failing(http.StatusNotFound, "", []byte(`{"error":"none"}`)))
+		s := ts.Session(t)
 		resp, err := s.Client().Get(ts.URL + "/missing")
 		if err != nil {
 			t.Fatalf("Client().Get of a 404 = %v, want a response and no error", err)
@@ -476,9 +476,9 @@ func TestClientStandardSemantics(t *testing.T) {
 func TestClientErrorsCarryKinds(t *testing.T) {
 	t.Parallel()
 	t.Run("timeout", func(t *testing.T) {
-		run(t, func(t *testing.T, m mode) {
-			ts := newServer(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { stallUntilGone(r) }))
-			s := newSession(t, ts, courier.WithTimeouts(courier.Timeouts{ResponseHeader: 100 * time.Millisecond}))
+		run(t, func(t *testing.T, m testenv.Mode) {
+			ts := testenv.NewServer(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { stallUntilGone(r) }))
+			s := ts.Session(t, courier.WithTimeouts(courier.Timeouts{ResponseHeader: 100 * time.Millisecond}))
 			start := time.Now()
 			_, err := s.Client().Get(ts.URL)
 			requireWithin(t, start, 100*time.Millisecond+slack)
@@ -491,8 +491,8 @@ func TestClientErrorsCarryKinds(t *testing.T) {
 	})
 	t.Run("canceled", func(t *testing.T) {
 		t.Parallel()
-		ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { stallUntilGone(r) }))
-		s := newSession(t, ts)
+		ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { stallUntilGone(r) }))
+		s := ts.Session(t)
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(50*time.Millisecond, cancel)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL, nil)
@@ -501,10 +501,10 @@ func TestClientErrorsCarryKinds(t *testing.T) {
 	})
 	t.Run("connect", func(t *testing.T) {
 		t.Parallel()
-		ts := newServer(t, http1, http.NotFoundHandler())
+		ts := testenv.NewServer(t, testenv.HTTP1, http.NotFoundHandler())
 		u := ts.URL
 		ts.Close()
-		s := openSession(t)
+		s := testenv.NewSession(t)
 		_, err := s.Client().Get(u)
 		requireIs(t, err, courier.ErrConnect)
 	})
@@ -514,8 +514,8 @@ func TestClientErrorsCarryKinds(t *testing.T) {
 // must change the request's header.
 func TestRoundTripperDoesNotMutateRequest(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, encoded("gzip", gzipBytes(t, sample), false))
-	s := newSession(t, ts)
+	ts := testenv.NewServer(t, testenv.HTTP1, encoded("gzip", gzipBytes(t, sample), false))
+	s := ts.Session(t)
 	tests := []struct {
 		name   string
 		header http.Header
@@ -557,30 +557,24 @@ func TestRoundTripperDoesNotMutateRequest(t *testing.T) {
 // sees to that for HTTP/1, not for HTTP/2).
 func TestCloseClosesConnectionOfLateRequest(t *testing.T) {
 	t.Parallel()
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		testCloseClosesConnectionOfLateRequest(t, m)
 	})
 }
 
-func testCloseClosesConnectionOfLateRequest(t *testing.T, m mode) {
+func testCloseClosesConnectionOfLateRequest(t *testing.T, m testenv.Mode) {
 	g := newGate()
 	connClosed := make(chan struct{}, 1)
-	srv := httptest.NewUnstartedServer(g)
-	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateClosed {
-			connClosed <- struct{}{}
+	ts := testenv.NewServer(t, m, g, func(srv *http.Server) {
+		srv.ConnState = func(_ net.Conn, st http.ConnState) {
+			if st == http.StateClosed {
+				connClosed <- struct{}{}
+			}
 		}
-	}
-	if m == http2 {
-		srv.EnableHTTP2 = true
-		srv.StartTLS()
-	} else {
-		srv.Start()
-	}
-	t.Cleanup(srv.Close)
-	opts := []courier.Option{courier.WithBaseURL(srv.URL)}
-	if srv.TLS != nil {
-		opts = append(opts, courier.WithTLSConfig(trust(srv)))
+	})
+	opts := []courier.Option{courier.WithBaseURL(ts.URL)}
+	if ts.TLS != nil {
+		opts = append(opts, courier.WithTLSConfig(testenv.TLSConfig(ts.Server)))
 	}
 	s := openSessionNoCheck(t, opts...)
 	done := make(chan error, 1)
@@ -631,12 +625,12 @@ func TestStreamCloseDuringRead(t *testing.T) {
 		{"Client plain", stallBody, true},
 		{"Client gzip", stallGzip, true},
 	}
-	run(t, func(t *testing.T, m mode) {
+	run(t, func(t *testing.T, m testenv.Mode) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
-				ts := newServer(t, m, tt.handler)
-				s := newSession(t, ts)
+				ts := testenv.NewServer(t, m, tt.handler)
+				s := ts.Session(t)
 				var body io.ReadCloser
 				if tt.client {
 					resp, err := s.Client().Get(ts.URL)

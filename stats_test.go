@@ -13,17 +13,18 @@ import (
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/couriertest"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 func TestStatsCountWhatHappened(t *testing.T) {
 	t.Parallel()
 	seq := &statusSequence{statuses: []int{503, 200, 200, 404}}
-	ts := newServer(t, http1, seq)
-	s := newSession(t, ts, fast)
+	ts := testenv.NewServer(t, testenv.HTTP1, seq)
+	s := ts.Session(t, fast)
 	s.Get(t.Context(), "/") // 503, then 200: one retry
 	s.Get(t.Context(), "/") // 200
 	s.Get(t.Context(), "/") // 404
-	dead := openSession(t, courier.WithBaseURL("http://"+closedPort(t)), noRetry)
+	dead := testenv.NewSession(t, courier.WithBaseURL("http://"+testenv.ClosedPort(t)), noRetry)
 	dead.Get(t.Context(), "/")
 
 	st := s.Stats()
@@ -52,8 +53,8 @@ func TestStatsCountWhatHappened(t *testing.T) {
 // Counting is safe from many goroutines (run with -race).
 func TestStatsConcurrent(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	s := newSession(t, ts)
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	s := ts.Session(t)
 	var wg sync.WaitGroup
 	for range 16 {
 		wg.Go(func() {
@@ -104,11 +105,11 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 
 func TestLoggerOneLinePerAttempt(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, &statusSequence{statuses: []int{503, 503, 503}})
+	ts := testenv.NewServer(t, testenv.HTTP1, &statusSequence{statuses: []int{503, 503, 503}})
 	logger, lines := logLines(slog.LevelDebug)
-	s := newSession(t, ts, fast, courier.WithLogger(logger))
+	s := ts.Session(t, fast, courier.WithLogger(logger))
 	_, err := s.Get(t.Context(), "/items", courier.Query("token", secretCanary))
-	if !hasStatus(err, 503) {
+	if !testenv.HasStatus(err, 503) {
 		t.Fatal(err)
 	}
 	got := lines()
@@ -138,9 +139,9 @@ func TestLoggerOneLinePerAttempt(t *testing.T) {
 // A healthy service logs nothing above Debug.
 func TestLoggerQuietWhenHealthy(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, &statusSequence{statuses: []int{200, 404}})
+	ts := testenv.NewServer(t, testenv.HTTP1, &statusSequence{statuses: []int{200, 404}})
 	logger, lines := logLines(slog.LevelInfo)
-	s := newSession(t, ts, courier.WithLogger(logger))
+	s := ts.Session(t, courier.WithLogger(logger))
 	s.Get(t.Context(), "/")
 	s.Get(t.Context(), "/missing")
 	if got := lines(); len(got) != 0 {
@@ -150,9 +151,9 @@ func TestLoggerQuietWhenHealthy(t *testing.T) {
 
 func TestLoggerGiveUpOnBudget(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, &statusSequence{statuses: []int{503}})
+	ts := testenv.NewServer(t, testenv.HTTP1, &statusSequence{statuses: []int{503}})
 	logger, lines := logLines(slog.LevelWarn)
-	s := newSession(t, ts, courier.WithLogger(logger),
+	s := ts.Session(t, courier.WithLogger(logger),
 		courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff, Budget: courier.RetryBudget{Capacity: 5, RetryCost: 5}}))
 	_, err := s.Get(t.Context(), "/")
 	if !errors.Is(err, courier.ErrRetryBudget) {
@@ -170,12 +171,12 @@ func TestLoggerGiveUpOnBudget(t *testing.T) {
 // first use looks like a reuse to net/http's GotConn.
 func TestStatsConnsOpenedMatchesTheServer(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	var opened, reused, attempts int64
 	for range 10 {
 		// Cold starts at a concurrency well above the cores: many dials
 		// race with requests that finish and free their connection.
-		s := newSession(t, ts)
+		s := ts.Session(t)
 		var wg sync.WaitGroup
 		for range 64 {
 			wg.Go(func() {

@@ -6,16 +6,17 @@ import (
 	"time"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 func TestTimings(t *testing.T) {
 	t.Parallel()
-	run(t, func(t *testing.T, m mode) {
-		ts := newServer(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	run(t, func(t *testing.T, m testenv.Mode) {
+		ts := testenv.NewServer(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			time.Sleep(20 * time.Millisecond)
 			w.Write([]byte("ok"))
 		}))
-		s := newSession(t, ts, courier.WithDetailedTimings(true))
+		s := ts.Session(t, courier.WithDetailedTimings(true))
 		first, err := s.Get(t.Context(), "/")
 		if err != nil {
 			t.Fatal(err)
@@ -24,7 +25,7 @@ func TestTimings(t *testing.T) {
 		if ft.Reused || ft.Connect <= 0 || ft.FirstByte < 20*time.Millisecond || ft.Total < ft.FirstByte || ft.RequestWritten <= 0 || ft.RequestWritten > ft.FirstByte {
 			t.Errorf("first request timings = %+v, want a new connection, connect > 0, written before first byte >= 20ms <= total", ft)
 		}
-		if (m == http2) != (ft.TLS > 0) {
+		if (m == testenv.HTTP2) != (ft.TLS > 0) {
 			t.Errorf("%s: TLS = %v, want > 0 only over TLS", m, ft.TLS)
 		}
 		second, err := s.Get(t.Context(), "/")
@@ -41,8 +42,8 @@ func TestTimings(t *testing.T) {
 // RequestWritten stay zero, the rest is there.
 func TestTimingsDefault(t *testing.T) {
 	t.Parallel()
-	ts := newServer(t, http1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	s := newSession(t, ts)
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	s := ts.Session(t)
 	resp, err := s.Get(t.Context(), "/")
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/auth"
 	"github.com/courierhttp/courier/couriertest"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // The examples of RFC 7616, section 3.9.1, answered exactly.
@@ -34,7 +35,7 @@ func TestDigestRFC7616Vectors(t *testing.T) {
 		t.Run(tt.algorithm, func(t *testing.T) {
 			t.Parallel()
 			var got atomic.Value
-			srv := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if h := r.Header.Get("Authorization"); h != "" {
 					got.Store(h)
 					return
@@ -69,7 +70,7 @@ func TestDigestUserhashVector(t *testing.T) {
 		cnonce = "NTg6RKcb9boFIAS3KrFK9BGeh+iDa/sm6jUMp2wds69v"
 	)
 	var got atomic.Value
-	srv := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h := r.Header.Get("Authorization"); h != "" {
 			got.Store(h)
 			return
@@ -97,9 +98,10 @@ func TestDigestHTTPBin(t *testing.T) {
 	for _, alg := range []string{"MD5", "SHA-256"} {
 		t.Run(alg, func(t *testing.T) {
 			t.Parallel()
-			srv, n := startHTTPBin(t)
+			srv := testenv.HTTPBin(t, testenv.HTTP1)
+			n := &srv.Requests
 			path := "/digest-auth/auth/ada/lovelace/" + alg
-			s := newSession(t, courier.WithBaseURL(srv.URL), courier.WithAuth(auth.Digest("ada", "lovelace")))
+			s := srv.Session(t, courier.WithAuth(auth.Digest("ada", "lovelace")))
 			for i, want := range []int64{2, 3, 4} {
 				var body struct{ Authenticated bool }
 				resp, err := s.Get(t.Context(), path, courier.Into(&body))
@@ -153,7 +155,7 @@ func TestDigestVariants(t *testing.T) {
 					mu.Unlock()
 				}}
 			srv := d.start(t)
-			s := newSession(t, courier.WithBaseURL(srv.URL), courier.WithAuth(auth.Digest("ada", "lovelace")))
+			s := srv.Session(t, courier.WithAuth(auth.Digest("ada", "lovelace")))
 			for i, want := range []int{2, 3, 4} {
 				body := fmt.Sprintf(`{"n":%d}`, i)
 				if _, err := s.Post(t.Context(), "/things?x=1", courier.Body([]byte(body))); err != nil {
@@ -211,7 +213,7 @@ func TestDigestStale(t *testing.T) {
 	t.Parallel()
 	d := &digestServer{user: "u", password: "p", realm: "r", qop: "auth", maxUses: 2}
 	srv := d.start(t)
-	s := newSession(t, courier.WithBaseURL(srv.URL), courier.WithAuth(auth.Digest("u", "p")))
+	s := srv.Session(t, courier.WithAuth(auth.Digest("u", "p")))
 	for i, want := range []int{2, 3, 5, 6, 8} {
 		if _, err := s.Get(t.Context(), "/"); err != nil {
 			t.Fatalf("request %d: %v", i, err)
@@ -289,10 +291,10 @@ func TestDigestWrongPassword(t *testing.T) {
 	t.Parallel()
 	d := &digestServer{user: "u", password: "right", realm: "r", qop: "auth"}
 	srv := d.start(t)
-	s := newSession(t, courier.WithBaseURL(srv.URL), courier.WithAuth(auth.Digest("u", "wrong")))
+	s := srv.Session(t, courier.WithAuth(auth.Digest("u", "wrong")))
 	for i, want := range []int{2, 4} {
 		_, err := s.Get(t.Context(), "/")
-		if !hasStatus(err, http.StatusUnauthorized) {
+		if !testenv.HasStatus(err, http.StatusUnauthorized) {
 			t.Errorf("session request %d: Get = %v, want a 401 StatusError", i, err)
 		}
 		if got := d.count(); got != want {
@@ -337,7 +339,7 @@ func TestDigestConcurrent(t *testing.T) {
 	const goroutines, requests = 32, 20
 	d := &digestServer{user: "u", password: "p", realm: "r", algorithms: []string{"SHA-256"}, qop: "auth"}
 	srv := d.start(t)
-	s := newSession(t, courier.WithBaseURL(srv.URL), courier.WithAuth(auth.Digest("u", "p")))
+	s := srv.Session(t, courier.WithAuth(auth.Digest("u", "p")))
 	if _, err := s.Get(t.Context(), "/"); err != nil {
 		t.Fatalf("first request: %v", err)
 	}
@@ -426,7 +428,7 @@ func TestDigestRealmChange(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("/a/", da)
 	mux.Handle("/b/", db)
-	srv := startServer(t, mux)
+	srv := testenv.NewServer(t, testenv.HTTP1, mux)
 	rt := auth.Digest("u", "p")(newTransport(t, nil))
 	for _, p := range []string{"/a/", "/b/", "/b/", "/a/"} {
 		if code, _ := get(t, rt, srv.URL+p); code != http.StatusOK {
@@ -449,7 +451,7 @@ func TestDigestRetriedAttempt(t *testing.T) {
 			}
 		}}
 	srv := d.start(t)
-	s := newSession(t, courier.WithBaseURL(srv.URL), courier.WithAuth(auth.Digest("u", "p")),
+	s := srv.Session(t, courier.WithAuth(auth.Digest("u", "p")),
 		courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}))
 	if _, err := s.Get(t.Context(), "/"); err != nil {
 		t.Fatalf("Get = %v, want success on the second attempt", err)
@@ -486,7 +488,7 @@ func TestDigestLeavesAlone(t *testing.T) {
 			t.Parallel()
 			var n atomic.Int64
 			var seen atomic.Value
-			srv := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				n.Add(1)
 				seen.Store(r.Header.Get("Authorization"))
 				w.Header().Set("WWW-Authenticate", tt.challenge)

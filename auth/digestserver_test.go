@@ -10,12 +10,13 @@ import (
 	"hash"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // digestServer is an RFC 7616 server, written apart from the client code it
@@ -54,9 +55,9 @@ type digestHit struct {
 	info   string // Authentication-Info sent
 }
 
-func (d *digestServer) start(t testing.TB) *httptest.Server {
+func (d *digestServer) start(t testing.TB) *testenv.Server {
 	t.Helper()
-	return startServer(t, d)
+	return testenv.NewServer(t, testenv.HTTP1, d)
 }
 
 const (

@@ -14,6 +14,7 @@ import (
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/auth"
 	"github.com/courierhttp/courier/couriertest"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // writeNetrc writes a netrc file, mode 0600, and returns its path.
@@ -72,8 +73,8 @@ func challengeOr401(rec *recorder) http.Handler {
 
 func TestBasicHTTPBin(t *testing.T) {
 	t.Parallel()
-	srv, _ := startHTTPBin(t)
-	s := newSession(t, courier.WithBaseURL(srv.URL), courier.WithAuth(auth.Basic("ada", "lovelace")))
+	srv := testenv.HTTPBin(t, testenv.HTTP1)
+	s := srv.Session(t, courier.WithAuth(auth.Basic("ada", "lovelace")))
 	var body struct {
 		Authenticated bool
 		User          string
@@ -82,7 +83,7 @@ func TestBasicHTTPBin(t *testing.T) {
 		t.Errorf("session: Get(/basic-auth/ada/lovelace) = %v, %+v; want success as ada", err, body)
 	}
 	_, err := s.Get(t.Context(), "/basic-auth/ada/other")
-	if !hasStatus(err, http.StatusUnauthorized) {
+	if !testenv.HasStatus(err, http.StatusUnauthorized) {
 		t.Errorf("session: Get(/basic-auth/ada/other) = %v, want a 401 StatusError", err)
 	}
 
@@ -94,14 +95,14 @@ func TestBasicHTTPBin(t *testing.T) {
 
 func TestBearerHTTPBin(t *testing.T) {
 	t.Parallel()
-	srv, _ := startHTTPBin(t)
+	srv := testenv.HTTPBin(t, testenv.HTTP1)
 	var calls atomic.Int64
 	src := auth.TokenSourceFunc(func(context.Context) (string, error) {
 		calls.Add(1)
 		return "from-source", nil
 	})
 	for _, l := range []namedLayer{{"bearer", auth.Bearer("fixed")}, {"source", auth.BearerSource(src)}} {
-		s := newSession(t, courier.WithBaseURL(srv.URL), courier.WithAuth(l.mw))
+		s := srv.Session(t, courier.WithAuth(l.mw))
 		var body struct {
 			Authenticated bool
 			Token         string
@@ -125,7 +126,7 @@ func TestBearerSourcePerAttempt(t *testing.T) {
 	type key struct{}
 	rec := &recorder{}
 	var fails atomic.Int64
-	srv := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec.record(r)
 		if fails.Add(1) == 1 {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -138,7 +139,7 @@ func TestBearerSourcePerAttempt(t *testing.T) {
 		}
 		return "t" + string(rune('0'+n.Add(1))), nil
 	})
-	s := newSession(t, courier.WithBaseURL(srv.URL), courier.WithAuth(auth.BearerSource(src)),
+	s := srv.Session(t, courier.WithAuth(auth.BearerSource(src)),
 		courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}))
 	if _, err := s.Get(context.WithValue(t.Context(), key{}, "v"), "/"); err != nil {
 		t.Fatalf("Get: %v", err)
@@ -155,7 +156,7 @@ func TestBearerSourcePerAttempt(t *testing.T) {
 func TestBearerSourceError(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{}
-	srv := startServer(t, challengeOr401(rec))
+	srv := testenv.NewServer(t, testenv.HTTP1, challengeOr401(rec))
 	errExpired := errors.New("refresh token expired")
 	rt := auth.BearerSource(auth.TokenSourceFunc(func(context.Context) (string, error) {
 		return "", errExpired
@@ -200,7 +201,7 @@ func TestLayerErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			rec := &recorder{}
-			srv := startServer(t, challengeOr401(rec))
+			srv := testenv.NewServer(t, testenv.HTTP1, challengeOr401(rec))
 			body := newBody("data")
 			req, _ := http.NewRequestWithContext(t.Context(), "POST", srv.URL, body)
 			resp, err := tt.mw(newTransport(t, nil)).RoundTrip(req)
@@ -224,7 +225,7 @@ func TestLayersDoNotMutateRequest(t *testing.T) {
 		t.Run(l.name, func(t *testing.T) {
 			t.Parallel()
 			rec := &recorder{}
-			srv := startServer(t, challengeOr401(rec))
+			srv := testenv.NewServer(t, testenv.HTTP1, challengeOr401(rec))
 			req, _ := http.NewRequestWithContext(t.Context(), "POST", srv.URL+"/p?q=1", strings.NewReader("body"))
 			req.Header.Set("X-Mine", "1")
 			url, body := req.URL.String(), req.Body
@@ -252,7 +253,7 @@ func TestLayersExplicitAuthorizationWins(t *testing.T) {
 		t.Run(l.name, func(t *testing.T) {
 			t.Parallel()
 			rec := &recorder{}
-			srv := startServer(t, challengeOr401(rec))
+			srv := testenv.NewServer(t, testenv.HTTP1, challengeOr401(rec))
 			req, _ := http.NewRequestWithContext(t.Context(), "GET", srv.URL, nil)
 			req.Header.Set("Authorization", "Custom mine")
 			resp, err := l.mw(newTransport(t, nil)).RoundTrip(req)
@@ -275,7 +276,7 @@ func TestLayersNilNext(t *testing.T) {
 		t.Run(l.name, func(t *testing.T) {
 			t.Parallel()
 			rec := &recorder{}
-			srv := startServer(t, challengeOr401(rec))
+			srv := testenv.NewServer(t, testenv.HTTP1, challengeOr401(rec))
 			resp, err := (&http.Client{Transport: l.mw(nil)}).Get(srv.URL)
 			if err != nil {
 				t.Fatalf("Get: %v", err)

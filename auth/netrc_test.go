@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io/fs"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/auth"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 func basicValue(user, password string) string {
@@ -24,7 +24,7 @@ func basicValue(user, password string) string {
 
 func TestNetrcHTTPBin(t *testing.T) {
 	t.Parallel()
-	srv, _ := startHTTPBin(t)
+	srv := testenv.HTTPBin(t, testenv.HTTP1)
 	m := mustNetrc(t, `# first match wins; names are case-insensitive
 machine other.example login x password y
 machine LOCALHOST login ada password lovelace
@@ -33,7 +33,7 @@ machine 127.0.0.1 login ada password lovelace
 `)
 	local := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
 	for _, base := range []string{srv.URL, local} {
-		s := newSession(t, courier.WithBaseURL(base), courier.WithAuth(m))
+		s := testenv.NewSession(t, courier.WithBaseURL(base), courier.WithAuth(m))
 		if _, err := s.Get(t.Context(), "/basic-auth/ada/lovelace"); err != nil {
 			t.Errorf("session %s: Get = %v, want success", base, err)
 		}
@@ -48,7 +48,7 @@ machine 127.0.0.1 login ada password lovelace
 func TestNetrcCVE202447081(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{}
-	srv := startServer(t, challengeOr401(rec))
+	srv := testenv.NewServer(t, testenv.HTTP1, challengeOr401(rec))
 	m := mustNetrc(t, "machine example.com login ex password example-secret\n")
 	u, _ := url.Parse(srv.URL)
 	evil := "http://example.com:@" + u.Host + "/"
@@ -62,7 +62,7 @@ func TestNetrcCVE202447081(t *testing.T) {
 	}
 	resp.Body.Close()
 	get(t, m(newTransport(t, nil)), evil)
-	s := newSession(t, courier.WithAuth(m))
+	s := testenv.NewSession(t, courier.WithAuth(m))
 	s.Get(t.Context(), evil, courier.AnyStatus())
 
 	hits := rec.all()
@@ -103,19 +103,17 @@ default login d password pd
 			t.Run(tt.chain+"/"+client, func(t *testing.T) {
 				t.Parallel()
 				recA, recB := &recorder{}, &recorder{}
-				var a *httptest.Server
+				mode := testenv.HTTP1
 				if tt.tls {
-					a = httptest.NewTLSServer(redirectServer(recA))
-					t.Cleanup(a.Close)
-				} else {
-					a = startServer(t, redirectServer(recA))
+					mode = testenv.HTTP1TLS
 				}
-				b := startServer(t, redirectServer(recB))
+				a := testenv.NewServer(t, mode, redirectServer(recA))
+				b := testenv.NewServer(t, testenv.HTTP1, redirectServer(recB))
 				bURL := strings.Replace(b.URL, "127.0.0.1", "localhost", 1)
 				first := tt.path(a.URL, bURL)
-				pool := certPool(a)
+				pool := testenv.CertPool(a.Server)
 				if client == "session" {
-					s := newSession(t, courier.WithAuth(m), tlsOption(pool))
+					s := testenv.NewSession(t, courier.WithAuth(m), tlsOption(pool))
 					if _, err := s.Get(t.Context(), first, courier.AnyStatus()); err != nil {
 						t.Fatal(err)
 					}
@@ -197,7 +195,7 @@ func TestNetrcErrors(t *testing.T) {
 func TestNetrcBadEntry(t *testing.T) {
 	t.Parallel()
 	rec := &recorder{}
-	srv := startServer(t, challengeOr401(rec))
+	srv := testenv.NewServer(t, testenv.HTTP1, challengeOr401(rec))
 	path := writeNetrc(t, "machine other login ok password fine\nmachine 127.0.0.1 login a:b password sec1\n")
 	m, err := auth.Netrc(path)
 	if err != nil {
@@ -236,7 +234,7 @@ func TestNetrcMissing(t *testing.T) {
 		t.Fatalf("NetrcFromEnv(no file) = %v, want no error", err)
 	}
 	rec := &recorder{}
-	srv := startServer(t, challengeOr401(rec))
+	srv := testenv.NewServer(t, testenv.HTTP1, challengeOr401(rec))
 	get(t, m(newTransport(t, nil)), srv.URL)
 	if hits := rec.all(); len(hits) != 1 || hits[0].Authorization != "" {
 		t.Errorf("server saw %+v, want one request without credentials", hits)
@@ -245,7 +243,7 @@ func TestNetrcMissing(t *testing.T) {
 
 func TestNetrcFromEnv(t *testing.T) {
 	rec := &recorder{}
-	srv := startServer(t, challengeOr401(rec))
+	srv := testenv.NewServer(t, testenv.HTTP1, challengeOr401(rec))
 	home := t.TempDir()
 	t.Setenv("HOME", home)
 	t.Setenv("USERPROFILE", home)

@@ -3,11 +3,11 @@ package auth_test
 import (
 	"crypto/x509"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"testing"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // redirectServer records every request. /start wants credentials (a 401
@@ -31,23 +31,22 @@ func redirectServer(rec *recorder) http.Handler {
 type chain struct {
 	name string
 	// start returns the first server, the other one, and the first URL.
-	start func(t *testing.T, recA, recB *recorder) (a, b *httptest.Server, first string)
+	start func(t *testing.T, recA, recB *recorder) (a, b *testenv.Server, first string)
 }
 
 var chains = []chain{
-	{"a to b", func(t *testing.T, recA, recB *recorder) (*httptest.Server, *httptest.Server, string) {
-		a, b := startServer(t, redirectServer(recA)), startServer(t, redirectServer(recB))
+	{"a to b", func(t *testing.T, recA, recB *recorder) (*testenv.Server, *testenv.Server, string) {
+		a, b := testenv.NewServer(t, testenv.HTTP1, redirectServer(recA)), testenv.NewServer(t, testenv.HTTP1, redirectServer(recB))
 		return a, b, a.URL + "/start?to=" + url.QueryEscape(b.URL+"/end")
 	}},
-	{"a to b to a", func(t *testing.T, recA, recB *recorder) (*httptest.Server, *httptest.Server, string) {
-		a, b := startServer(t, redirectServer(recA)), startServer(t, redirectServer(recB))
+	{"a to b to a", func(t *testing.T, recA, recB *recorder) (*testenv.Server, *testenv.Server, string) {
+		a, b := testenv.NewServer(t, testenv.HTTP1, redirectServer(recA)), testenv.NewServer(t, testenv.HTTP1, redirectServer(recB))
 		back := b.URL + "/hop?to=" + url.QueryEscape(a.URL+"/end")
 		return a, b, a.URL + "/start?to=" + url.QueryEscape(back)
 	}},
-	{"https to http", func(t *testing.T, recA, recB *recorder) (*httptest.Server, *httptest.Server, string) {
-		a := httptest.NewTLSServer(redirectServer(recA))
-		t.Cleanup(a.Close)
-		b := startServer(t, redirectServer(recB))
+	{"https to http", func(t *testing.T, recA, recB *recorder) (*testenv.Server, *testenv.Server, string) {
+		a := testenv.NewServer(t, testenv.HTTP1TLS, redirectServer(recA))
+		b := testenv.NewServer(t, testenv.HTTP1, redirectServer(recB))
 		return a, b, a.URL + "/start?to=" + url.QueryEscape(b.URL+"/end")
 	}},
 }
@@ -55,27 +54,27 @@ var chains = []chain{
 // A client follows a redirect chain and authenticates with mw.
 type redirectClient struct {
 	name string
-	get  func(t *testing.T, mw courier.Middleware, pool *x509.CertPool, a, b *httptest.Server, first string)
+	get  func(t *testing.T, mw courier.Middleware, pool *x509.CertPool, a, b *testenv.Server, first string)
 }
 
 var redirectClients = []redirectClient{
-	{"session", func(t *testing.T, mw courier.Middleware, pool *x509.CertPool, a, b *httptest.Server, first string) {
+	{"session", func(t *testing.T, mw courier.Middleware, pool *x509.CertPool, a, b *testenv.Server, first string) {
 		// No base URL: the layers see every request, and must tell the
 		// hops apart themselves.
-		s := newSession(t, courier.WithAuth(mw), tlsOption(pool))
+		s := testenv.NewSession(t, courier.WithAuth(mw), tlsOption(pool))
 		if _, err := s.Get(t.Context(), first, courier.AnyStatus()); err != nil {
 			t.Fatalf("session Get: %v", err)
 		}
 	}},
-	{"session with credential origins", func(t *testing.T, mw courier.Middleware, pool *x509.CertPool, a, b *httptest.Server, first string) {
+	{"session with credential origins", func(t *testing.T, mw courier.Middleware, pool *x509.CertPool, a, b *testenv.Server, first string) {
 		// b is a credential origin: only the layers stand in the way.
-		s := newSession(t, courier.WithBaseURL(a.URL), courier.WithCredentialOrigins(b.URL),
+		s := a.Session(t, courier.WithCredentialOrigins(b.URL),
 			courier.WithAuth(mw), tlsOption(pool))
 		if _, err := s.Get(t.Context(), first, courier.AnyStatus()); err != nil {
 			t.Fatalf("session Get: %v", err)
 		}
 	}},
-	{"http.Client", func(t *testing.T, mw courier.Middleware, pool *x509.CertPool, a, b *httptest.Server, first string) {
+	{"http.Client", func(t *testing.T, mw courier.Middleware, pool *x509.CertPool, a, b *testenv.Server, first string) {
 		c := &http.Client{Transport: mw(newTransport(t, pool))}
 		resp, err := c.Get(first)
 		if err != nil {
@@ -101,7 +100,7 @@ func TestRedirectKeepsCredentials(t *testing.T) {
 					t.Parallel()
 					recA, recB := &recorder{}, &recorder{}
 					a, b, first := ch.start(t, recA, recB)
-					c.get(t, l.mw, certPool(a), a, b, first)
+					c.get(t, l.mw, testenv.CertPool(a.Server), a, b, first)
 					checkRedirectHits(t, recA.all(), recB.all())
 				})
 			}
@@ -151,7 +150,7 @@ func TestRedirectSessionBaseURL(t *testing.T) {
 			t.Parallel()
 			recA, recB := &recorder{}, &recorder{}
 			a, _, first := chains[1].start(t, recA, recB)
-			s := newSession(t, courier.WithBaseURL(a.URL), courier.WithAuth(l.mw))
+			s := a.Session(t, courier.WithAuth(l.mw))
 			if _, err := s.Get(t.Context(), first, courier.AnyStatus()); err != nil {
 				t.Fatalf("Get: %v", err)
 			}

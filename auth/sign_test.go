@@ -16,6 +16,7 @@ import (
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/auth"
 	"github.com/courierhttp/courier/couriertest"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // hmacSigner signs method, request URI, a fresh nonce and the body with
@@ -61,8 +62,8 @@ func TestSign(t *testing.T) {
 	t.Parallel()
 	key := []byte("k")
 	rec := &recorder{}
-	srv := startServer(t, verifying(key, rec, nil))
-	s := newSession(t, courier.WithBaseURL(srv.URL), courier.WithAuth(auth.Sign(hmacSigner{key})))
+	srv := testenv.NewServer(t, testenv.HTTP1, verifying(key, rec, nil))
+	s := srv.Session(t, courier.WithAuth(auth.Sign(hmacSigner{key})))
 	if _, err := s.Post(t.Context(), "/orders?id=7", courier.JSON(map[string]int{"qty": 2})); err != nil {
 		t.Errorf("session: Post = %v, want a verified signature", err)
 	}
@@ -80,12 +81,12 @@ func TestSignRetried(t *testing.T) {
 	key := []byte("k")
 	rec := &recorder{}
 	var n atomic.Int64
-	srv := startServer(t, verifying(key, rec, func(w http.ResponseWriter, r *http.Request) {
+	srv := testenv.NewServer(t, testenv.HTTP1, verifying(key, rec, func(w http.ResponseWriter, r *http.Request) {
 		if n.Add(1) == 1 {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 	}))
-	s := newSession(t, courier.WithBaseURL(srv.URL), courier.WithAuth(auth.Sign(hmacSigner{key})),
+	s := srv.Session(t, courier.WithAuth(auth.Sign(hmacSigner{key})),
 		courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}))
 	if _, err := s.Get(t.Context(), "/"); err != nil {
 		t.Fatalf("Get: %v", err)
@@ -100,7 +101,7 @@ func TestSignRetried(t *testing.T) {
 func TestSignReplacesBody(t *testing.T) {
 	t.Parallel()
 	var got atomic.Value
-	srv := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		got.Store(string(b))
 	}))

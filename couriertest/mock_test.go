@@ -1,7 +1,6 @@
 package couriertest_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/couriertest"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // spyTB is a couriertest.TB that records what the kit reports, so that
@@ -68,16 +68,7 @@ func mockSession(t *testing.T, rt http.RoundTripper, opts ...courier.Option) *co
 		courier.WithTransport(rt),
 		courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}),
 	}, opts...)
-	s, err := courier.New(all...)
-	if err != nil {
-		t.Fatalf("courier.New: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(context.Background()); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return s
+	return testenv.NewSession(t, all...)
 }
 
 func newRequest(t *testing.T, method, url, body string, headerKV ...string) *http.Request {

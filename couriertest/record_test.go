@@ -2,11 +2,9 @@ package couriertest_test
 
 import (
 	"compress/gzip"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/couriertest"
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 const canary = "CANARY-5d1e"
@@ -44,8 +43,8 @@ func (f *fakeTB) finish() {
 
 // api answers /users/{n} with gzip-compressed JSON holding a token, and a
 // Set-Cookie.
-func api(t *testing.T) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func api(t *testing.T) *testenv.Server {
+	return testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Encoding", "gzip")
@@ -54,18 +53,11 @@ func api(t *testing.T) *httptest.Server {
 		fmt.Fprintf(gz, `{"path":%q,"echo":%q,"access_token":%q}`, r.URL.Path, body, canary)
 		gz.Close()
 	}))
-	t.Cleanup(srv.Close)
-	return srv
 }
 
 func session(t *testing.T, base string, rt http.RoundTripper) *courier.Session {
-	s, err := courier.New(courier.WithBaseURL(base), courier.WithTransport(rt),
+	return testenv.NewSession(t, courier.WithBaseURL(base), courier.WithTransport(rt),
 		courier.Header("Authorization", "Bearer "+canary))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close(context.Background()) })
-	return s
 }
 
 func TestRecordThenReplayOffline(t *testing.T) {

@@ -2,13 +2,10 @@ package sessionfile_test
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"io"
 	"log"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +18,7 @@ import (
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/cookiejar"
+	"github.com/courierhttp/courier/internal/testenv"
 	"github.com/courierhttp/courier/sessionfile"
 )
 
@@ -47,18 +45,10 @@ func newSite(t *testing.T) *site {
 	})
 	mux.Handle("/", httpbin.New().Handler())
 	// Handshakes cut short when a test ends are no news.
-	quiet := log.New(io.Discard, "", 0)
-	secure := httptest.NewUnstartedServer(mux)
-	secure.Config.ErrorLog = quiet
-	secure.StartTLS()
-	t.Cleanup(secure.Close)
-	plain := httptest.NewUnstartedServer(mux)
-	plain.Config.ErrorLog = quiet
-	plain.Start()
-	t.Cleanup(plain.Close)
+	quiet := func(srv *http.Server) { srv.ErrorLog = log.New(io.Discard, "", 0) }
+	secure := testenv.NewServer(t, testenv.HTTP1TLS, mux, quiet)
+	plain := testenv.NewServer(t, testenv.HTTP1, mux, quiet)
 
-	roots := x509.NewCertPool()
-	roots.AddCert(secure.Certificate())
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			target := plain.Listener.Addr().String()
@@ -69,7 +59,7 @@ func newSite(t *testing.T) *site {
 			return d.DialContext(ctx, network, target)
 		},
 		// httptest's certificate is for example.com and *.example.com.
-		TLSClientConfig:    &tls.Config{RootCAs: roots},
+		TLSClientConfig:    testenv.TLSConfig(secure.Server),
 		DisableCompression: true,
 	}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -84,12 +74,7 @@ func (st *site) session(t *testing.T, f *sessionfile.File, opts ...courier.Optio
 		courier.WithTransport(st.transport),
 		courier.WithRetry(courier.RetryPolicy{MaxAttempts: 1}),
 	}, opts...)...)
-	s, err := courier.New(opts...)
-	if err != nil {
-		t.Fatalf("courier.New: %v", err)
-	}
-	t.Cleanup(func() { s.Close(context.Background()) })
-	return s
+	return testenv.NewSession(t, opts...)
 }
 
 // cookiesAt returns the names of the cookies go-httpbin's /cookies saw at

@@ -15,6 +15,7 @@ import (
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/auth/oauth2"
+	"github.com/courierhttp/courier/internal/testenv"
 	xoauth2 "golang.org/x/oauth2"
 )
 
@@ -73,17 +74,9 @@ func TestTokenType(t *testing.T) {
 func TestSession(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	tokens, err := courier.New(courier.WithTimeout(5 * time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tokens.Close(t.Context())
+	tokens := testenv.NewSession(t, courier.WithTimeout(5*time.Second))
 	src := oauth2.ClientCredentials(e.clientCredentials())
-	s, err := courier.New(courier.WithBaseURL(e.api.URL), courier.WithAuth(oauth2.New(src, oauth2.WithHTTPClient(tokens.Client()))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(t.Context())
+	s := e.api.Session(t, courier.WithAuth(oauth2.New(src, oauth2.WithHTTPClient(tokens.Client()))))
 	for range 2 {
 		resp, err := s.Post(t.Context(), "/", courier.Body([]byte("hi")))
 		if err != nil || resp.Text() != "ok hi" {
@@ -303,12 +296,8 @@ func TestAlwaysUnauthorizedSession(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.set(func(e *env) { e.always401 = true })
-	s, err := courier.New(courier.WithBaseURL(e.api.URL), courier.WithAuth(oauth2.New(oauth2.ClientCredentials(e.clientCredentials()))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(t.Context())
-	_, err = s.Get(t.Context(), "/")
+	s := e.api.Session(t, courier.WithAuth(oauth2.New(oauth2.ClientCredentials(e.clientCredentials()))))
+	_, err := s.Get(t.Context(), "/")
 	var se *courier.StatusError
 	if !errors.As(err, &se) || se.StatusCode != http.StatusUnauthorized {
 		t.Errorf("Get = %v, want a 401 *StatusError", err)
@@ -488,11 +477,7 @@ func TestRedirects(t *testing.T) {
 	}))
 	defer other.Close()
 	mw := oauth2.New(oauth2.ClientCredentials(e.clientCredentials()))
-	s, err := courier.New(courier.WithBaseURL(e.api.URL), courier.WithAuth(mw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(t.Context())
+	s := e.api.Session(t, courier.WithAuth(mw))
 	viaSession := func(path string) (string, error) {
 		resp, err := s.Get(t.Context(), path)
 		if err != nil {
@@ -547,8 +532,7 @@ func retrieveCode(err error) string {
 
 func TestFailures(t *testing.T) {
 	t.Parallel()
-	dead := httptest.NewServer(http.NotFoundHandler())
-	dead.Close()
+	dead := "http://" + testenv.ClosedPort(t)
 	for _, tt := range []struct {
 		name      string
 		layer     func(t *testing.T, e *env) courier.Middleware
@@ -580,7 +564,7 @@ func TestFailures(t *testing.T) {
 		name: "token endpoint unreachable",
 		layer: func(t *testing.T, e *env) courier.Middleware {
 			cfg := e.clientCredentials()
-			cfg.TokenURL = dead.URL
+			cfg.TokenURL = dead
 			return oauth2.New(oauth2.ClientCredentials(cfg))
 		},
 		wantFetch: true, wantCode: "-", wantIn: "oauth2: fetch token: Post ",
@@ -706,12 +690,8 @@ func TestFailureThroughSession(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	src := oauth2.RefreshToken(e.refreshConfig(), &xoauth2.Token{RefreshToken: "rt-SECRET-revoked"})
-	s, err := courier.New(courier.WithBaseURL(e.api.URL), courier.WithAuth(oauth2.New(src)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(t.Context())
-	_, err = s.Get(t.Context(), "/")
+	s := e.api.Session(t, courier.WithAuth(oauth2.New(src)))
+	_, err := s.Get(t.Context(), "/")
 	var ce *courier.Error
 	if !errors.As(err, &ce) || !errors.Is(err, oauth2.ErrTokenFetch) || retrieveCode(err) != "invalid_grant" {
 		t.Errorf("Get = %v, want a *courier.Error holding ErrTokenFetch and an invalid_grant *RetrieveError", err)

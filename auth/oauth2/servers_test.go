@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/courierhttp/courier/internal/testenv"
 	xoauth2 "golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 )
@@ -29,7 +29,7 @@ const (
 // resource server that accepts only the access token issued last, each on
 // its own loopback origin.
 type env struct {
-	token, api *httptest.Server
+	token, api *testenv.Server
 
 	mu            sync.Mutex
 	tokenRequests int
@@ -49,10 +49,8 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	e := &env{tokenType: "Bearer", expiresIn: 3600, refresh: firstRefresh}
-	e.token = httptest.NewServer(http.HandlerFunc(e.serveToken))
-	t.Cleanup(e.token.Close)
-	e.api = httptest.NewServer(http.HandlerFunc(e.serveAPI))
-	t.Cleanup(e.api.Close)
+	e.token = testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(e.serveToken))
+	e.api = testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(e.serveAPI))
 	return e
 }
 

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // echo is what go-httpbin's /anything says it got.
@@ -33,7 +35,7 @@ func decodeEcho(t *testing.T, out string) echo {
 // TestItems sends every kind of request item to go-httpbin and checks what
 // arrived.
 func TestItems(t *testing.T) {
-	srv := newHTTPBin(t)
+	srv := testenv.HTTPBin(t, testenv.HTTP1)
 	dir := t.TempDir()
 	textFile := writeFile(t, dir, "note.txt", "from a file\n")
 	jsonFile := writeFile(t, dir, "tags.json", `["a", "b"]`)
@@ -161,7 +163,7 @@ func wantJSON(t *testing.T, got, wantJS string) {
 // TestBadInput: a bad command line gets one line on stderr and exit 1;
 // nothing is sent, and a session file is left as it was.
 func TestBadInput(t *testing.T) {
-	srv := newHTTPBin(t)
+	srv := testenv.HTTPBin(t, testenv.HTTP1)
 	c := newCLI(t)
 	c.ok("--session", "keep", srv.URL+"/cookies/set", "a==1", "X-Keep:1")
 	path := c.sessionFile(srv, "keep")
@@ -170,7 +172,7 @@ func TestBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	beforeStat, _ := os.Stat(path)
-	srv.requests.Store(0)
+	srv.Requests.Store(0)
 
 	tests := []struct {
 		name string
@@ -219,7 +221,7 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
-	if n := srv.requests.Load(); n != 0 {
+	if n := srv.Requests.Load(); n != 0 {
 		t.Errorf("%d requests sent on bad input", n)
 	}
 	after, _ := os.ReadFile(path)
@@ -231,9 +233,8 @@ func TestBadInput(t *testing.T) {
 
 // TestExitCodes: HTTPie's exit codes.
 func TestExitCodes(t *testing.T) {
-	srv := newHTTPBin(t)
-	closed := newHTTPBin(t)
-	closed.Close()
+	srv := testenv.HTTPBin(t, testenv.HTTP1)
+	closed := "http://" + testenv.ClosedPort(t)
 	tests := []struct {
 		name string
 		args []string
@@ -249,7 +250,7 @@ func TestExitCodes(t *testing.T) {
 		{"3xx followed", []string{"--check-status", "--follow", srv.URL + "/redirect/1"}, exitOK, ""},
 		{"timeout", []string{"--timeout", "0.2", srv.URL + "/delay/3"}, exitTimeout, "GET http://127.0.0.1"},
 		{"too many redirects", []string{"--follow", "--max-redirects", "2", srv.URL + "/redirect/5"}, exitTooManyRedirs, "redirect"},
-		{"connection refused", []string{"--retries", "0", closed.URL + "/get"}, exitError, "connect"},
+		{"connection refused", []string{"--retries", "0", closed + "/get"}, exitError, "connect"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -272,7 +273,7 @@ func TestExitCodes(t *testing.T) {
 
 // TestOutput: what -p and its shorthands print, piped and formatted.
 func TestOutput(t *testing.T) {
-	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Served", "yes")
 		w.Write([]byte(`{"b":1,"a":[true,null,"x"]}`))
@@ -321,7 +322,7 @@ func TestOutput(t *testing.T) {
 // written byte for byte to a pipe.
 func TestOutputBinary(t *testing.T) {
 	data := []byte("\x89PNG\r\n\x1a\n\x00\x00binary")
-	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "image/png")
 		w.Write(data)
 	}))
@@ -338,7 +339,7 @@ func TestOutputBinary(t *testing.T) {
 
 // TestOutputFile: -o without -d writes what would be printed to a file.
 func TestOutputFile(t *testing.T) {
-	srv := newHTTPBin(t)
+	srv := testenv.HTTPBin(t, testenv.HTTP1)
 	out := filepath.Join(t.TempDir(), "out.json")
 	c := newCLI(t)
 	c.tty = true

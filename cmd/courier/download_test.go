@@ -10,11 +10,13 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // fileServer serves content at /files/{name} with Range support, and a few
 // routes that misbehave as servers do.
-func fileServer(t *testing.T, content []byte) *server {
+func fileServer(t *testing.T, content []byte) *testenv.Server {
 	var cuts atomic.Int64
 	mux := http.NewServeMux()
 	serve := func(w http.ResponseWriter, r *http.Request) {
@@ -52,7 +54,7 @@ func fileServer(t *testing.T, content []byte) *server {
 		}
 	})
 	mux.HandleFunc("GET /missing", http.NotFound)
-	return newServer(t, mux)
+	return testenv.NewServer(t, testenv.HTTP1, mux)
 }
 
 func TestDownload(t *testing.T) {

@@ -4,17 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/mccutchen/go-httpbin/v2/httpbin"
+	"github.com/courierhttp/courier/internal/testenv"
 	"go.uber.org/goleak"
 )
 
@@ -36,37 +32,6 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
-}
-
-// server is a loopback server that counts the requests it gets.
-type server struct {
-	*httptest.Server
-	requests atomic.Int64
-	conns    atomic.Int64
-}
-
-// newServer serves h on loopback for the test, counting requests and
-// connections.
-func newServer(t *testing.T, h http.Handler) *server {
-	t.Helper()
-	s := &server{}
-	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.requests.Add(1)
-		h.ServeHTTP(w, r)
-	}))
-	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			s.conns.Add(1)
-		}
-	}
-	s.Start()
-	t.Cleanup(s.Close)
-	return s
-}
-
-// newHTTPBin serves go-httpbin for the test.
-func newHTTPBin(t *testing.T) *server {
-	return newServer(t, httpbin.New().Handler())
 }
 
 // cli is one run of the command: its input and what it printed.
@@ -122,7 +87,7 @@ func (c *cli) ok(args ...string) string {
 }
 
 // sessionFile is where a named session for srv lives.
-func (c *cli) sessionFile(srv *server, name string) string {
+func (c *cli) sessionFile(srv *testenv.Server, name string) string {
 	host := strings.TrimPrefix(srv.URL, "http://")
 	return filepath.Join(c.config, "sessions", strings.ReplaceAll(host, ":", "_"), name+".json")
 }

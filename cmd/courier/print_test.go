@@ -4,12 +4,14 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // TestSecretsRedacted: what the CLI prints of a request (-v, --offline,
 // --curl, errors) hides its secrets, unless --show-secrets.
 func TestSecretsRedacted(t *testing.T) {
-	srv := newHTTPBin(t)
+	srv := testenv.HTTPBin(t, testenv.HTTP1)
 	secrets := []string{"tok-SECRET1", "pw-SECRET2", "cookie-SECRET3", "qs-SECRET4", "body-SECRET5"}
 	base := []string{srv.URL + "/status/200", "access_token==qs-SECRET4", "Cookie:sid=cookie-SECRET3",
 		"X-Api-Key:tok-SECRET1", "user=ada", "password=body-SECRET5"}
@@ -60,7 +62,7 @@ func TestSecretsRedacted(t *testing.T) {
 
 // TestOffline builds the request and prints it; nothing is sent.
 func TestOffline(t *testing.T) {
-	srv := newHTTPBin(t)
+	srv := testenv.HTTPBin(t, testenv.HTTP1)
 	c := newCLI(t)
 	out := c.ok("--offline", srv.URL+"/post", "a=1", "X-H:v", "q==2")
 	for _, s := range []string{"POST /post?q=2 HTTP/1.1\n", "X-H: v\n", "Content-Type: application/json\n", "Content-Length: 10\n", `{"a": "1"}`} {
@@ -73,7 +75,7 @@ func TestOffline(t *testing.T) {
 		!strings.Contains(out, "'Content-Type: application/x-www-form-urlencoded; charset=utf-8'") {
 		t.Errorf("curl output:\n%s", out)
 	}
-	if n := srv.requests.Load(); n != 0 {
+	if n := srv.Requests.Load(); n != 0 {
 		t.Errorf("%d requests sent offline", n)
 	}
 }

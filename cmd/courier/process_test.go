@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/courierhttp/courier/internal/testenv"
 	"github.com/creack/pty"
 )
 
@@ -49,7 +50,7 @@ func command(t *testing.T, args ...string) *exec.Cmd {
 // TestTerminalOutput runs the binary in a pseudo-terminal: colors and
 // formatting are on; piped, the same command prints the bytes as sent.
 func TestTerminalOutput(t *testing.T) {
-	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"name":"ada","n":1}`))
 	}))
@@ -84,7 +85,7 @@ func TestTerminalOutput(t *testing.T) {
 // TestProcessStdinAndExit: a body piped into the process is sent, and the
 // exit code reaches the shell.
 func TestProcessStdinAndExit(t *testing.T) {
-	srv := newHTTPBin(t)
+	srv := testenv.HTTPBin(t, testenv.HTTP1)
 	cmd := command(t, "-b", "PUT", srv.URL+"/anything", "Content-Type:text/plain")
 	cmd.Stdin = strings.NewReader("piped body")
 	out, err := cmd.Output()

@@ -7,12 +7,14 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // TestSessionAcrossRuns: headers, cookies and auth are kept from one run to
 // the next, with HTTPie's rules.
 func TestSessionAcrossRuns(t *testing.T) {
-	srv := newHTTPBin(t)
+	srv := testenv.HTTPBin(t, testenv.HTTP1)
 	c := newCLI(t)
 
 	// Run 1: a header, auth and a cookie the server sets; Content-* and
@@ -76,7 +78,7 @@ func TestSessionAcrossRuns(t *testing.T) {
 // TestSessionCookieHeader: a Cookie header given with a session goes into
 // the jar, bound to the request's host.
 func TestSessionCookieHeader(t *testing.T) {
-	srv := newHTTPBin(t)
+	srv := testenv.HTTPBin(t, testenv.HTTP1)
 	c := newCLI(t)
 	c.ok("--session", "s", srv.URL+"/get", "Cookie:a=1; b=2")
 	e := decodeEcho(t, c.ok("-b", "--session", "s", srv.URL+"/anything"))
@@ -93,7 +95,7 @@ func TestSessionCookieHeader(t *testing.T) {
 // a session given by path is the user's to use with any host, as HTTPie's;
 // a named one lives in its host's directory.)
 func TestSessionCookiesStayWithTheirHost(t *testing.T) {
-	srv := newHTTPBin(t)
+	srv := testenv.HTTPBin(t, testenv.HTTP1)
 	other := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
 	c := newCLI(t)
 	file := filepath.Join(t.TempDir(), "shared.json")
@@ -108,7 +110,7 @@ func TestSessionCookiesStayWithTheirHost(t *testing.T) {
 
 // TestSessionReadOnly never writes the file.
 func TestSessionReadOnly(t *testing.T) {
-	srv := newHTTPBin(t)
+	srv := testenv.HTTPBin(t, testenv.HTTP1)
 	c := newCLI(t)
 	c.ok("--session", "ro", srv.URL+"/get", "X-A:1")
 	path := c.sessionFile(srv, "ro")
@@ -130,7 +132,7 @@ func TestSessionReadOnly(t *testing.T) {
 // TestSessionBadFile: a corrupt or group-readable session file is an error
 // before anything is sent.
 func TestSessionBadFile(t *testing.T) {
-	srv := newHTTPBin(t)
+	srv := testenv.HTTPBin(t, testenv.HTTP1)
 	dir := t.TempDir()
 	corrupt := writeFile(t, dir, "corrupt.json", `{"courier_session": 1, "headers": `)
 	open := writeFile(t, dir, "open.json", `{"courier_session": 1, "headers": {}, "auth": null, "cookies": []}`)
@@ -146,14 +148,14 @@ func TestSessionBadFile(t *testing.T) {
 			t.Errorf("exit %d, stderr %q; want 1 and %q", code, c.Stderr, tt.msg)
 		}
 	}
-	if n := srv.requests.Load(); n != 0 {
+	if n := srv.Requests.Load(); n != 0 {
 		t.Errorf("%d requests sent", n)
 	}
 }
 
 // TestSessionImportHTTPie converts HTTPie session files of both layouts.
 func TestSessionImportHTTPie(t *testing.T) {
-	srv := newHTTPBin(t)
+	srv := testenv.HTTPBin(t, testenv.HTTP1)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	httpieDir := filepath.Join(t.TempDir(), "httpie", "sessions", strings.ReplaceAll(host, ":", "_"))
 	if err := os.MkdirAll(httpieDir, 0o700); err != nil {
@@ -210,7 +212,7 @@ func TestSessionImportHTTPie(t *testing.T) {
 // TestSessionFileFormat: what the CLI writes is the library's session file,
 // readable by sessionfile.Load (checked through the JSON's shape).
 func TestSessionFileFormat(t *testing.T) {
-	srv := newHTTPBin(t)
+	srv := testenv.HTTPBin(t, testenv.HTTP1)
 	c := newCLI(t)
 	c.ok("--session", "f", "-A", "bearer", "-a", "tok-1", srv.URL+"/get")
 	raw, err := os.ReadFile(c.sessionFile(srv, "f"))

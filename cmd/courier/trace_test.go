@@ -7,12 +7,14 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/courierhttp/courier/internal/testenv"
 )
 
 // flaky answers 503 to the first n requests, then 200.
-func flaky(t *testing.T, n int64) *server {
+func flaky(t *testing.T, n int64) *testenv.Server {
 	var calls atomic.Int64
-	return newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) <= n {
 			w.Header().Set("Retry-After", "0")
 			http.Error(w, "busy", http.StatusServiceUnavailable)
@@ -40,7 +42,7 @@ func TestTrace(t *testing.T) {
 	}
 
 	// Redirects are traced with where they lead.
-	bin := newHTTPBin(t)
+	bin := testenv.HTTPBin(t, testenv.HTTP1)
 	c.ok("--trace", "--follow", bin.URL+"/redirect/2")
 	if !strings.Contains(c.Stderr, "redirect 1: 302 Found -> "+bin.URL+"/relative-redirect/1") {
 		t.Errorf("trace:\n%s", c.Stderr)
@@ -55,7 +57,7 @@ func TestTrace(t *testing.T) {
 }
 
 func TestRepeat(t *testing.T) {
-	srv := newHTTPBin(t)
+	srv := testenv.HTTPBin(t, testenv.HTTP1)
 	c := newCLI(t)
 	out := c.ok("--repeat", "60", "--concurrency", "4", srv.URL+"/get")
 	for _, s := range []string{"60 requests, concurrency 4", "statuses:  200 x60", "latency:  min", "p50", "p99", "attempts: 60 (0 retries)"} {
@@ -70,9 +72,9 @@ func TestRepeat(t *testing.T) {
 	opened, _ := strconv.Atoi(m[1])
 	reused, _ := strconv.Atoi(m[2])
 	if opened < 1 || opened > 8 || opened+reused < 60 {
-		t.Errorf("%d opened (the server saw %d), %d reused: want at most 2x the concurrency opened, as the server saw them, and 60 attempts at least", opened, srv.conns.Load(), reused)
+		t.Errorf("%d opened (the server saw %d), %d reused: want at most 2x the concurrency opened, as the server saw them, and 60 attempts at least", opened, srv.NewConns.Load(), reused)
 	}
-	if n := srv.conns.Load(); n > 8 {
+	if n := srv.NewConns.Load(); n > 8 {
 		t.Errorf("the server saw %d connections", n)
 	}
 
@@ -82,9 +84,8 @@ func TestRepeat(t *testing.T) {
 	if c.Code != exit5xx || !strings.Contains(c.Stdout, "500 x5") {
 		t.Errorf("exit %d:\n%s", c.Code, c.Stdout)
 	}
-	closed := newHTTPBin(t)
-	closed.Close()
-	c.run("--repeat", "3", "--retries", "0", closed.URL)
+	closed := "http://" + testenv.ClosedPort(t)
+	c.run("--repeat", "3", "--retries", "0", closed)
 	if c.Code != exitError || !strings.Contains(c.Stdout, "failed:") {
 		t.Errorf("exit %d:\n%s", c.Code, c.Stdout)
 	}
@@ -115,7 +116,7 @@ func TestHelpAndVersion(t *testing.T) {
 
 // TestPasswordPrompt asks for a missing password at the terminal.
 func TestPasswordPrompt(t *testing.T) {
-	srv := newHTTPBin(t)
+	srv := testenv.HTTPBin(t, testenv.HTTP1)
 	c := newCLI(t)
 	var prompt string
 	c.pass = func(p string) (string, error) { prompt = p; return "typed", nil }
@@ -129,7 +130,7 @@ func TestPasswordPrompt(t *testing.T) {
 
 // TestNoColor: NO_COLOR turns colors off on a terminal; formatting stays.
 func TestNoColor(t *testing.T) {
-	srv := newHTTPBin(t)
+	srv := testenv.HTTPBin(t, testenv.HTTP1)
 	c := newCLI(t)
 	c.tty = true
 	c.env = map[string]string{"NO_COLOR": "1"}
