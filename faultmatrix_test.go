@@ -304,14 +304,13 @@ func faultCases() []faultCase {
 		{
 			// The server closes after a response with a Content-Length:
 			// the client has the whole body and does not wait for the
-			// delayed FIN (the 2s close delay is past the 1s timeout).
-			name:   "slow_close 2s, Content-Length",
+			// delayed FIN (the 5s close delay is past the 3s timeout).
+			name:   "slow_close 5s, Content-Length",
 			header: http.Header{"Connection": {"close"}},
 			inject: func(t *testing.T, p *toxiproxy.Proxy) {
-				p.AddToxic(t, "slow_close", toxiproxy.Downstream, 1, map[string]any{"delay": 2000})
+				p.AddToxic(t, "slow_close", toxiproxy.Downstream, 1, map[string]any{"delay": 5000})
 			},
-			timeout: time.Second,
-			want:    everyMethod(succeeds(1)),
+			want: everyMethod(succeeds(1)),
 		},
 		{
 			// A body that ends with the connection ends when the delayed
@@ -654,11 +653,12 @@ func TestStaleKeepAlive(t *testing.T) {
 				if _, err := s.Get(t.Context(), "/"); err != nil {
 					t.Fatalf("first GET: %v", err)
 				}
-				time.Sleep(1500 * time.Millisecond)
+				waitUntil(t, "the server to close the idle connection", func() bool { return ts.Open.Load() == 0 })
+				time.Sleep(slack) // for the client to read the FIN and drop the connection
 				var tr connTrace
 				start := time.Now()
 				resp, err := s.Do(tr.context(t.Context()), m.method, "/", append(m.options("stale-key"), courier.Timeout(3*time.Second))...)
-				t.Logf("%s after 1.5s idle: err=%v conns=%v (reused) server requests=%d new conns=%d %v",
+				t.Logf("%s after the server closed the idle connection: err=%v conns=%v (reused) server requests=%d new conns=%d %v",
 					m.name, err, tr.get(), ts.Requests.Load(), ts.NewConns.Load(), time.Since(start).Round(time.Millisecond))
 				if err != nil {
 					t.Fatalf("%s after the server closed the idle connection: %v", m.name, err)
@@ -670,7 +670,7 @@ func TestStaleKeepAlive(t *testing.T) {
 			})
 		}
 	})
-	// The race, forced: the proxy holds back the server's FIN for 1.5s
+	// The race, forced: the proxy holds back the server's FIN for 2.5s
 	// (slow_close), so that the client sends on a connection the server
 	// has already closed, and learns it only from the EOF that follows.
 	// net/http resends a GET and a POST with an Idempotency-Key on a new
@@ -679,6 +679,7 @@ func TestStaleKeepAlive(t *testing.T) {
 	// cleanly with ErrConnLost.
 	t.Run("FIN held back by the proxy", func(t *testing.T) {
 		t.Parallel()
+		const timeout = 5 * time.Second // the request waits 2.5s for the EOF
 		tp := toxiproxy.Start(t)
 		for i, m := range faultMethods {
 			t.Run(m.name, func(t *testing.T) {
@@ -686,15 +687,16 @@ func TestStaleKeepAlive(t *testing.T) {
 				up := &faultUpstream{}
 				ts := testenv.NewServer(t, testenv.HTTP1, up, idleTimeout(time.Second))
 				p := tp.Proxy(t, fmt.Sprintf("stale-%d", i), ts.Listener.Addr().String())
-				p.AddToxic(t, "slow_close", toxiproxy.Downstream, 1, map[string]any{"delay": 1500})
+				p.AddToxic(t, "slow_close", toxiproxy.Downstream, 1, map[string]any{"delay": 2500})
 				s := ts.Session(t, courier.WithBaseURL(p.URL()), courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}))
 				if _, err := s.Get(t.Context(), "/"); err != nil {
 					t.Fatalf("first GET: %v", err)
 				}
-				time.Sleep(1500 * time.Millisecond) // server closed at 1s; the client learns at 2.5s
+				// The server closes at 1s; the client learns 2.5s later.
+				waitUntil(t, "the server to close the idle connection", func() bool { return ts.Open.Load() == 0 })
 				var tr connTrace
 				start := time.Now()
-				resp, err := s.Do(tr.context(t.Context()), m.method, "/", append(m.options("stale-key"), courier.Timeout(3*time.Second))...)
+				resp, err := s.Do(tr.context(t.Context()), m.method, "/", append(m.options("stale-key"), courier.Timeout(timeout))...)
 				conns := tr.get()
 				attempts := 0
 				if err == nil {
@@ -732,7 +734,7 @@ func TestStaleKeepAlive(t *testing.T) {
 						t.Errorf("server saw %d requests, want 1 (the first GET; the POST never arrived and was not resent)", ts.Requests.Load())
 					}
 				}
-				requireWithin(t, start, 3*time.Second+slack)
+				requireWithin(t, start, timeout+slack)
 			})
 		}
 	})

@@ -37,9 +37,12 @@ type rtFunc func(*http.Request) (*http.Response, error)
 
 func (f rtFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
-// slack is what the failure tests allow beyond a deadline: bounds are
-// generous, timing claims belong in benchmarks.
-const slack = time.Second
+// slack is what a test allows beyond a deadline, or for a call that must
+// end at once: seconds, which a loaded 2-core machine running the tests
+// with -race keeps, and still well short of what a hang would take (the 10s
+// a stalled handler waits, the default timeouts of 10s and more). Timing
+// claims belong in benchmarks.
+const slack = 3 * time.Second
 
 // requireIs reports every target that errors.Is does not find in err.
 func requireIs(t *testing.T, err error, targets ...error) {
@@ -69,6 +72,45 @@ func requireWithin(t *testing.T, start time.Time, bound time.Duration) {
 	t.Helper()
 	if d := time.Since(start); d > bound {
 		t.Errorf("call took %v, want at most %v", d, bound)
+	}
+}
+
+// waitUntil polls cond until it holds, for a state a test can count but is
+// not told about (a server's connections gone idle, or closed). It fails
+// the test after 10s: a state that never comes about is a failure, not a
+// hang.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10s for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// servedInFull is attempt middleware that hands each response up only once
+// ts has written it in full (its connection went idle), so that the rest of
+// a body that courier drains, to reuse the connection, is already there: a
+// drain gives up after a moment, and a loaded machine can take longer than
+// that to send the rest. Tests that count connections use it so that the
+// count does not hang on the server's speed.
+func servedInFull(ts *testenv.Server) courier.Middleware {
+	return func(next http.RoundTripper) http.RoundTripper {
+		return rtFunc(func(req *http.Request) (*http.Response, error) {
+			idle := ts.Idle.Load()
+			resp, err := next.RoundTrip(req)
+			if err == nil {
+				// Not waitUntil: this may run outside the test's goroutine.
+				// A count that never comes shows in the test's assertions.
+				deadline := time.Now().Add(10 * time.Second)
+				for ts.Idle.Load() == idle && time.Now().Before(deadline) {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			return resp, err
+		})
 	}
 }
 

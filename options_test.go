@@ -203,11 +203,12 @@ func TestWithTimeoutsKeepsUnsetFields(t *testing.T) {
 		case <-time.After(5 * time.Second):
 		}
 	}))
-	s := ts.Session(t, noRetry, courier.WithTimeout(200*time.Millisecond), courier.WithTimeouts(courier.Timeouts{Dial: time.Second}))
+	const timeout = 200 * time.Millisecond
+	s := ts.Session(t, noRetry, courier.WithTimeout(timeout), courier.WithTimeouts(courier.Timeouts{Dial: time.Second}))
 	start := time.Now()
 	_, err := s.Get(t.Context(), "/")
 	if !errors.Is(err, courier.ErrTimeout) {
 		t.Fatalf("Get = %v, want ErrTimeout", err)
 	}
-	requireWithin(t, start, 2*time.Second)
+	requireWithin(t, start, timeout+slack)
 }

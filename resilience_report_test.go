@@ -212,8 +212,8 @@ func TestResilienceReport(t *testing.T) {
 			t.Errorf("Close after the faults = %v", err)
 		}
 		cancel()
-		left := waitFor(func() int64 { return ts.Open.Load() }, 0, 2*time.Second)
-		after := int(waitFor(func() int64 { return int64(runtime.NumGoroutine() - goroutines) }, 0, 2*time.Second))
+		left := waitFor(func() int64 { return ts.Open.Load() }, 0, 10*time.Second)
+		after := int(waitFor(func() int64 { return int64(runtime.NumGoroutine() - goroutines) }, 0, 10*time.Second))
 		var seen []string
 		kinds.Range(func(k, _ any) bool { seen = append(seen, k.(string)); return true })
 		slices.Sort(seen)

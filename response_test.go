@@ -407,7 +407,7 @@ func TestStatusErrorBodyCapped(t *testing.T) {
 	run(t, func(t *testing.T, m testenv.Mode) {
 		body := bytes.Repeat([]byte("e"), courier.MaxErrorBody+5000)
 		ts := testenv.NewServer(t, m, failing(http.StatusInternalServerError, "", body))
-		s := ts.Session(t)
+		s := ts.Session(t, courier.WithMiddleware(servedInFull(ts)))
 		for _, opts := range [][]courier.RequestOption{nil, {courier.Stream()}} {
 			resp, err := s.Get(t.Context(), "/", opts...)
 			var se *courier.StatusError

@@ -60,7 +60,7 @@ func TestClosedSession(t *testing.T) {
 	}
 	start := time.Now()
 	resp, err := s.Get(t.Context(), "/")
-	requireWithin(t, start, 100*time.Millisecond)
+	requireWithin(t, start, slack)
 	requireIs(t, err, courier.ErrClosed)
 	if resp != nil {
 		t.Errorf("Get on a closed session returned a response")
@@ -327,7 +327,7 @@ func TestConnectionReuseSequential(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ts := testenv.NewServer(t, testenv.HTTP1, tt.handler)
-			s := ts.Session(t)
+			s := ts.Session(t, courier.WithMiddleware(servedInFull(ts)))
 			get := tt.get
 			if get == nil {
 				client := s.Client()

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/courierhttp/courier"
@@ -216,25 +217,30 @@ func TestFaultsCorruptBody(t *testing.T) {
 	}
 }
 
+// Latencies add up on the calls they are scheduled for, and leave the others
+// alone. The clock is synctest's, so that a loaded machine cannot add time
+// of its own.
 func TestFaultsLatency(t *testing.T) {
 	t.Parallel()
-	m, _ := okMock(t)
-	f := couriertest.NewFaults(m, couriertest.Latency(30*time.Millisecond).OnCalls(1), couriertest.Latency(20*time.Millisecond).OnCalls(1))
-	s := mockSession(t, f)
-	start := time.Now()
-	if _, err := s.Get(t.Context(), "/data"); err != nil {
-		t.Fatal(err)
-	}
-	if d := time.Since(start); d < 50*time.Millisecond {
-		t.Errorf("first Get took %v, want at least the 50ms of latency", d)
-	}
-	start = time.Now()
-	if _, err := s.Get(t.Context(), "/data"); err != nil {
-		t.Fatal(err)
-	}
-	if d := time.Since(start); d > 40*time.Millisecond {
-		t.Errorf("second Get took %v, want no latency", d)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		m, _ := okMock(t)
+		f := couriertest.NewFaults(m, couriertest.Latency(30*time.Millisecond).OnCalls(1), couriertest.Latency(20*time.Millisecond).OnCalls(1))
+		s := mockSession(t, f)
+		start := time.Now()
+		if _, err := s.Get(t.Context(), "/data"); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d < 50*time.Millisecond {
+			t.Errorf("first Get took %v, want at least the 50ms of latency", d)
+		}
+		start = time.Now()
+		if _, err := s.Get(t.Context(), "/data"); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d > 40*time.Millisecond {
+			t.Errorf("second Get took %v, want no latency", d)
+		}
+	})
 }
 
 // A latency longer than the request's time fails it when the context ends,
