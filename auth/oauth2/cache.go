@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/courierhttp/courier"
+
 	xoauth2 "golang.org/x/oauth2"
 )
 
@@ -61,7 +63,10 @@ func (c *cache) token(ctx context.Context) (*xoauth2.Token, error) {
 // refresh calls the Source once, under its own timeout, and publishes the
 // result to the cache and to the waiters of f.
 func (c *cache) refresh(ctx context.Context, f *flight) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout)
+	cancel := context.CancelFunc(func() {})
+	if c.cfg.timeout != courier.NoTimeout {
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.timeout)
+	}
 	defer cancel()
 	ctx = context.WithValue(ctx, fetchKey{}, c)
 	if c.cfg.client != nil {

@@ -34,16 +34,15 @@
 //
 // # Caching and single flight
 //
-// The token is fetched on the first request and reused until it is
-// [DefaultEarlyExpiry] (10s, [WithEarlyExpiry]) from its expiry; a token
+// The token is fetched on the first request and reused until it is 10s
+// ([WithEarlyExpiry]) from its expiry; a token
 // without an expiry is reused until a server rejects it. However many
 // requests need a new token at once, the Source is called once and all of
 // them get its result, token or error.
 //
 // That call does not belong to any one request. It runs under a context
 // that keeps the values of the request that started it but not its
-// cancellation, bounded by [DefaultRefreshTimeout] (30s,
-// [WithRefreshTimeout]). Each request waits for it only as long as its own
+// cancellation, bounded by 30s ([WithRefreshTimeout]). Each request waits for it only as long as its own
 // context allows: a request that gives up fails with its context's error
 // and leaves the refresh running for the others. A failure is returned to
 // every waiter, wrapped as "oauth2: fetch token: <cause>" with

@@ -37,12 +37,10 @@ func (f SourceFunc) Token(ctx context.Context) (*xoauth2.Token, error) { return 
 // The message reads "oauth2: fetch token: <cause>".
 var ErrTokenFetch = errors.New("oauth2: fetch token")
 
-// Defaults for the options.
+// The defaults of the options.
 const (
-	// DefaultEarlyExpiry is how long before its expiry a token is refreshed.
-	DefaultEarlyExpiry = 10 * time.Second
-	// DefaultRefreshTimeout bounds one call of the Source.
-	DefaultRefreshTimeout = 30 * time.Second
+	defaultEarlyExpiry    = 10 * time.Second
+	defaultRefreshTimeout = 30 * time.Second
 )
 
 // An Option configures the layer made by [New].
@@ -62,28 +60,36 @@ type config struct {
 }
 
 // WithEarlyExpiry sets how long before its expiry a token counts as expired
-// and is refreshed (default [DefaultEarlyExpiry]; 0 uses a token up to its
-// expiry). It must not be negative. It absorbs clock skew and the time a
-// request takes to reach the server.
+// and is refreshed (default 10s; 0 means the default, as everywhere in
+// courier). It must not be negative. It absorbs clock skew and the time a
+// request takes to reach the server; to use a token to its last moment,
+// give time.Nanosecond.
 func WithEarlyExpiry(d time.Duration) Option {
 	return optionFunc(func(c *config) error {
-		if d < 0 {
+		switch {
+		case d < 0:
 			return fmt.Errorf("oauth2: WithEarlyExpiry: negative duration %v", d)
+		case d == 0:
+			d = defaultEarlyExpiry
 		}
 		c.early = d
 		return nil
 	})
 }
 
-// WithRefreshTimeout bounds each call of the Source (default
-// [DefaultRefreshTimeout]). It must be positive. A refresh is shared by
-// every request waiting for it, so it does not run under any one request's
+// WithRefreshTimeout bounds each call of the Source (default 30s; 0 means
+// the default, [courier.NoTimeout] none). A refresh is shared by every
+// request waiting for it, so it does not run under any one request's
 // context: it keeps that context's values but not its cancellation, and
 // this timeout is what stops it.
 func WithRefreshTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) error {
-		if d <= 0 {
-			return fmt.Errorf("oauth2: WithRefreshTimeout: duration %v is not positive", d)
+		switch {
+		case d == courier.NoTimeout:
+		case d < 0:
+			return fmt.Errorf("oauth2: WithRefreshTimeout: negative duration %v (use courier.NoTimeout for none)", d)
+		case d == 0:
+			d = defaultRefreshTimeout
 		}
 		c.timeout = d
 		return nil
@@ -128,8 +134,8 @@ func New(src Source, opts ...Option) courier.Middleware {
 
 func newCache(src Source, opts []Option) *cache {
 	c := &cache{src: src, cfg: config{
-		early:   DefaultEarlyExpiry,
-		timeout: DefaultRefreshTimeout,
+		early:   defaultEarlyExpiry,
+		timeout: defaultRefreshTimeout,
 		now:     time.Now,
 	}}
 	if src == nil {

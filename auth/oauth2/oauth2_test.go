@@ -395,9 +395,10 @@ func TestEarlyRefresh(t *testing.T) {
 		opts   []oauth2.Option
 		margin time.Duration
 	}{
-		{"default", nil, oauth2.DefaultEarlyExpiry},
+		{"default", nil, 10 * time.Second},
+		{"zero is the default", []oauth2.Option{oauth2.WithEarlyExpiry(0)}, 10 * time.Second},
 		{"one minute", []oauth2.Option{oauth2.WithEarlyExpiry(time.Minute)}, time.Minute},
-		{"none", []oauth2.Option{oauth2.WithEarlyExpiry(0)}, 0},
+		{"to the last moment", []oauth2.Option{oauth2.WithEarlyExpiry(time.Nanosecond)}, time.Nanosecond},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -646,11 +647,11 @@ func TestFailures(t *testing.T) {
 		},
 		wantFetch: false, wantCode: "-", wantIn: "oauth2: WithEarlyExpiry: negative duration -1s",
 	}, {
-		name: "zero refresh timeout",
+		name: "negative refresh timeout",
 		layer: func(t *testing.T, e *env) courier.Middleware {
-			return oauth2.New(oauth2.ClientCredentials(e.clientCredentials()), oauth2.WithRefreshTimeout(0))
+			return oauth2.New(oauth2.ClientCredentials(e.clientCredentials()), oauth2.WithRefreshTimeout(-time.Second))
 		},
-		wantFetch: false, wantCode: "-", wantIn: "oauth2: WithRefreshTimeout: duration 0s is not positive",
+		wantFetch: false, wantCode: "-", wantIn: "oauth2: WithRefreshTimeout: negative duration -1s",
 	}} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
