@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -167,5 +168,37 @@ func TestInvalidMethodIsNotEchoed(t *testing.T) {
 	}
 	if strings.ContainsAny(err.Error(), "\r\n") {
 		t.Errorf("error text carries CR/LF: %q", err.Error())
+	}
+}
+
+// BasicAuth authenticates one request, and like every credential it does
+// not follow a redirect to another origin.
+func TestBasicAuthPerRequest(t *testing.T) {
+	t.Parallel()
+	other, otherSaw := headerEcho(t)
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/away" {
+			http.Redirect(w, r, other.URL+"/landed", http.StatusFound)
+			return
+		}
+		user, pass, ok := r.BasicAuth()
+		w.Write([]byte(user + ":" + pass + ":" + strconv.FormatBool(ok)))
+	}))
+	s := ts.Session(t)
+	resp, err := s.Get(t.Context(), "/me", courier.BasicAuth("ada", "s3cret:x"))
+	if err != nil || resp.Text() != "ada:s3cret:x:true" {
+		t.Errorf("Get with BasicAuth = %q, %v; want ada:s3cret:x:true", resp.Text(), err)
+	}
+	if resp, err := s.Get(t.Context(), "/me"); err != nil || resp.Text() != "::false" {
+		t.Errorf("the next Get = %q, %v; want no credentials: BasicAuth is for one request", resp.Text(), err)
+	}
+	if _, err := s.Get(t.Context(), "/away", courier.BasicAuth("ada", "s3cret")); err != nil {
+		t.Fatal(err)
+	}
+	if h := otherSaw(); h.Get("Authorization") != "" {
+		t.Errorf("another origin got Authorization %q after a redirect", h.Get("Authorization"))
+	}
+	if _, err := s.Get(t.Context(), "/me", courier.BasicAuth("a:b", "c")); !errors.Is(err, courier.ErrInvalidRequest) {
+		t.Errorf("BasicAuth with a colon in the user = %v, want ErrInvalidRequest", err)
 	}
 }
