@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -188,7 +189,7 @@ func TestCanarySecretsNeverShow(t *testing.T) {
 				try := func(what string, resp *courier.Response, err error) {
 					out.add(what+" error", err)
 					if resp != nil {
-						out.add(what+" curl", courier.Curl(resp.Request))
+						out.add(what+" curl", s.Curl(resp.Request))
 						out.add(what+" redirects", resp.Redirects)
 					}
 					// StatusError.Body is the caller's data, as sent; what
@@ -225,7 +226,7 @@ func TestCanarySecretsNeverShow(t *testing.T) {
 			resp, err := proxied.Get(context.Background(), "/")
 			out.add("proxy error", err)
 			if resp != nil {
-				out.add("proxy curl", courier.Curl(resp.Request))
+				out.add("proxy curl", proxied.Curl(resp.Request))
 			}
 			proxied.Close(context.Background())
 		})
@@ -283,5 +284,60 @@ func TestRedactURL(t *testing.T) {
 	req, _ := http.NewRequest("GET", "https://user:pw@api.test/x?access_token=CANARY&page=2", nil)
 	if got := courier.RedactURL(req.URL); strings.Contains(got, "CANARY") || strings.Contains(got, "pw") || !strings.Contains(got, "page=2") {
 		t.Errorf("RedactURL = %q", got)
+	}
+}
+
+// A decode error quotes the start of the body, redacted as the logs are: a
+// server that echoes the request's headers (as httpbin does) does not get
+// its caller's token, cookie or Basic credentials into the error.
+func TestDecodeErrorHidesEchoedCredentials(t *testing.T) {
+	t.Parallel()
+	bin := testenv.HTTPBin(t, testenv.HTTP1)
+	s := bin.Session(t, courier.Header("Authorization", "Bearer "+secretCanary), courier.Cookie("sid", secretCanary+"c"))
+	var wrong struct{ Headers []int }
+	_, err := s.Get(t.Context(), "/headers", courier.Into(&wrong))
+	requireIs(t, err, courier.ErrDecode)
+	if msg := err.Error(); strings.Contains(msg, secretCanary) || !strings.Contains(msg, "body starts") {
+		t.Errorf("decode error = %s\nwant an excerpt without the token or cookie", msg)
+	}
+	_, err = s.Get(t.Context(), "/headers", courier.BasicAuth("ada", secretCanary), courier.Into(&wrong))
+	basic := base64.StdEncoding.EncodeToString([]byte("ada:" + secretCanary))
+	if msg := err.Error(); strings.Contains(msg, basic) || strings.Contains(msg, secretCanary) {
+		t.Errorf("decode error = %s\nquotes the Basic credentials", msg)
+	}
+}
+
+// Headers whose names say they carry a secret (Api-Key, X-Goog-Api-Key,
+// Private-Token, X-Auth-Token, X-Session-Id...) are credentials by rule: they
+// stay with the base URL's origin, for a full URL and a redirect alike.
+func TestSecretHeadersByName(t *testing.T) {
+	t.Parallel()
+	other, otherSaw := headerEcho(t)
+	home := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/landed", http.StatusFound)
+	}))
+	names := []string{"Api-Key", "X-Goog-Api-Key", "Private-Token", "X-Auth-Token", "X-Session-Id", "X-Client-Secret"}
+	var opts []courier.Option
+	for _, k := range names {
+		opts = append(opts, courier.Header(k, secretCanary))
+	}
+	s := home.Session(t, append(opts, courier.Header("X-Plain", "kept"))...)
+	for _, how := range []string{"redirect", "full URL"} {
+		path := "/go"
+		if how == "full URL" {
+			path = other.URL + "/direct"
+		}
+		if _, err := s.Get(t.Context(), path); err != nil {
+			t.Fatal(err)
+		}
+		h := otherSaw()
+		for _, k := range names {
+			if v := h.Get(k); v != "" {
+				t.Errorf("%s: another origin got %s: %q", how, k, v)
+			}
+		}
+		if h.Get("X-Plain") != "kept" {
+			t.Errorf("%s: another origin lost the plain default header", how)
+		}
 	}
 }

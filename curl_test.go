@@ -19,7 +19,7 @@ func TestCurl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := courier.Curl(resp.Request)
+	got := s.Curl(resp.Request)
 	if strings.Contains(got, secretCanary) {
 		t.Errorf("Curl() = %s\nshows a secret", got)
 	}
@@ -47,8 +47,24 @@ func TestCurl(t *testing.T) {
 func TestCurlOneShotBody(t *testing.T) {
 	t.Parallel()
 	req, _ := http.NewRequest(http.MethodPut, "https://u:"+secretCanary+"@api.test/x", io.MultiReader(strings.NewReader("secret body")))
-	got := courier.Curl(req)
+	s := testenv.NewSession(t)
+	got := s.Curl(req)
 	if strings.Contains(got, secretCanary) || strings.Contains(got, "secret body") || !strings.Contains(got, "one-shot body, not shown") {
 		t.Errorf("Curl(one-shot) = %s", got)
+	}
+}
+
+// Curl hides what the session counts as a secret: the headers named by the
+// rule (Api-Key, Private-Token, ...) and those of WithSensitiveHeaders.
+func TestCurlHidesTheSessionsSecrets(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewSession(t, courier.WithSensitiveHeaders("X-Vendor"))
+	req, _ := http.NewRequest(http.MethodGet, "https://api.test/x", nil)
+	for _, k := range []string{"X-Vendor", "Api-Key", "X-Goog-Api-Key", "Private-Token", "X-Auth-Token"} {
+		req.Header.Set(k, secretCanary)
+	}
+	req.Header.Set("X-Plain", "visible")
+	if got := s.Curl(req); strings.Contains(got, secretCanary) || !strings.Contains(got, "visible") {
+		t.Errorf("Curl() = %s\nwant every secret masked and X-Plain shown", got)
 	}
 }

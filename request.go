@@ -546,6 +546,13 @@ func (s *Session) sendsCredentials(u *url.URL) bool {
 
 func (s *Session) sensitiveHeader(k string) bool { return isSensitive(s.cfg.sensitive, k) }
 
+// isCred reports whether the session's default header k is a credential,
+// from the split New made once.
+func (s *Session) isCred(k string) bool {
+	_, ok := s.creds.h[k]
+	return ok
+}
+
 // isSensitive reports whether header k carries a secret: one of courier's
 // list, or one the user marked with WithSensitiveHeaders.
 func isSensitive(marked []string, k string) bool {
@@ -566,7 +573,7 @@ func (s *Session) mergeDefaults(req *http.Request) http.Header {
 		need = true
 	}
 	for k := range s.cfg.header {
-		if _, ok := req.Header[k]; !ok && (creds || !s.sensitiveHeader(k)) {
+		if _, ok := req.Header[k]; !ok && (creds || !s.isCred(k)) {
 			need = true
 			break
 		}
@@ -584,7 +591,7 @@ func (s *Session) mergeDefaults(req *http.Request) http.Header {
 		h = make(http.Header, len(s.cfg.header)+1)
 	}
 	for k, v := range s.cfg.header {
-		if _, ok := h[k]; !ok && (creds || !s.sensitiveHeader(k)) {
+		if _, ok := h[k]; !ok && (creds || !s.isCred(k)) {
 			h[k] = v
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/internal/curl"
+	"github.com/courierhttp/courier/internal/redact"
 	"github.com/courierhttp/courier/sessionfile"
 )
 
@@ -264,8 +265,10 @@ func (p *prepared) printSent(pr *printer, out io.Writer) {
 	req := p.rec.last()
 	switch {
 	case req == nil:
+	case p.a.curl && p.a.showSecrets:
+		fmt.Fprintln(out, curl.Command(req, nil))
 	case p.a.curl:
-		fmt.Fprintln(out, curl.Command(req, !p.a.showSecrets))
+		fmt.Fprintln(out, curl.Command(req, redact.IsSensitiveHeader))
 	default:
 		printRequest(pr, req, p.a.print)
 	}

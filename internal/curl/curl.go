@@ -14,15 +14,16 @@ import (
 // MaxBody caps the body a command shows.
 const MaxBody = 64 << 10
 
-// Command returns a curl command line that repeats req. With redacted, the
-// secrets are masked: the sensitive headers, URL userinfo and token-like
-// query values, and secret fields of a JSON or form body. Without it, req is
-// shown as it is sent, secrets included.
+// Command returns a curl command line that repeats req. With a secret
+// predicate, the secrets are masked: the headers it names, URL userinfo and
+// token-like query values, and secret fields of a JSON or form body. With a
+// nil one, req is shown as it is sent, secrets included.
 //
 // A replayable body (one with GetBody) is shown up to MaxBody without
 // consuming req's; a one-shot body is not. Control characters in a shown
 // body are replaced, so the line is safe to paste.
-func Command(req *http.Request, redacted bool) string {
+func Command(req *http.Request, secret func(header string) bool) string {
+	redacted := secret != nil
 	var b strings.Builder
 	b.WriteString("curl")
 	if req.Method != "" && req.Method != http.MethodGet {
@@ -40,7 +41,7 @@ func Command(req *http.Request, redacted bool) string {
 			continue
 		}
 		for _, v := range req.Header[k] {
-			if redacted && redact.IsSensitiveHeader(k) {
+			if redacted && secret(k) {
 				v = redact.Mask
 			}
 			b.WriteString(" -H " + Quote(k+": "+v))

@@ -29,9 +29,46 @@ var sensitiveHeaders = map[string]bool{
 	"X-Amz-Security-Token": true,
 }
 
-// IsSensitiveHeader reports whether the header name always carries a secret.
+// notSecretHeaders name headers whose words look like a secret's but which
+// carry none: their values help whoever reads a log or a trace.
+var notSecretHeaders = map[string]bool{
+	"Idempotency-Key":   true,
+	"Www-Authenticate":  true,
+	"Sec-Websocket-Key": true,
+	"Key-Id":            true,
+}
+
+// headerSecretWords are the words that make a header name a secret's: a
+// name carries a secret when one of its words (split at '-' and '_', in any
+// case) is one of them, or starts with "auth". Api-Key, X-Goog-Api-Key,
+// Private-Token, X-Auth-Token, X-Session-Id, X-Hub-Signature and
+// X-Client-Secret all match.
+var headerSecretWords = map[string]bool{
+	"key": true, "apikey": true, "token": true, "secret": true, "password": true, "passwd": true,
+	"signature": true, "sig": true, "credential": true, "credentials": true, "session": true,
+	"sessionid": true, "cookie": true, "jwt": true, "csrf": true, "xsrf": true,
+}
+
+// IsSensitiveHeader reports whether a header with this name carries a
+// secret: one of the well-known ones (Authorization, Cookie,
+// Proxy-Authorization, Set-Cookie, X-Api-Key, ...), or a name with a word
+// of [headerSecretWords], or a word starting with "auth". The rule errs on
+// the side of hiding: a header it wrongly calls secret is only masked in
+// logs and dropped on a redirect to another origin.
 func IsSensitiveHeader(name string) bool {
-	return sensitiveHeaders[http.CanonicalHeaderKey(name)]
+	k := http.CanonicalHeaderKey(name)
+	if sensitiveHeaders[k] {
+		return true
+	}
+	if notSecretHeaders[k] {
+		return false
+	}
+	for word := range strings.FieldsFuncSeq(strings.ToLower(k), func(r rune) bool { return r == '-' || r == '_' }) {
+		if headerSecretWords[word] || strings.HasPrefix(word, "auth") {
+			return true
+		}
+	}
+	return false
 }
 
 // secretWords are the query keys (and JSON field names) whose values are
@@ -216,6 +253,7 @@ func Header(h http.Header, extra ...string) http.Header {
 // values of secret keys written as key=value (a URL's query: ?sig=abc) and
 // the user info of URLs (scheme://user:pass@host).
 func Text(s string) string {
+	s = credentialInText.ReplaceAllString(s, "${1}"+Mask)
 	if !strings.Contains(s, "=") && !strings.Contains(s, "@") {
 		return s
 	}
@@ -238,6 +276,9 @@ func Text(s string) string {
 }
 
 var (
+	// credentialInText matches the credentials of an Authorization value
+	// in text: "Bearer abc", "Basic dXNlcjpw", "Token abc".
+	credentialInText = regexp.MustCompile(`(?i)\b((?:Bearer|Basic|Token|Digest|Negotiate|NTLM)\s+)[A-Za-z0-9._~+/=\-]{4,}`)
 	// keyValueInText matches key=value after a delimiter (or at the start).
 	keyValueInText = regexp.MustCompile(`(?:^|[?&;\s"'(<,])[A-Za-z0-9_.%\-\[\]]+=[^&\s"'<>;#,)]*`)
 	// userinfoInText matches the user info of a URL in text.
@@ -324,7 +365,7 @@ func maskJSONSecrets(s string) string {
 		for j < len(s) && s[j] == ' ' {
 			j++
 		}
-		if j >= len(s) || s[j] != ':' || !IsSecretKey(key) {
+		if j >= len(s) || s[j] != ':' || !(IsSecretKey(key) || IsSensitiveHeader(key)) {
 			continue
 		}
 		j++
@@ -333,6 +374,15 @@ func maskJSONSecrets(s string) string {
 		}
 		b.WriteString(s[i:j])
 		i = j
+		if i < len(s) && s[i] == '[' {
+			// An array, as httpbin echoes headers: mask every string.
+			var done bool
+			i, done = maskJSONArray(&b, s, i)
+			if done {
+				return b.String()
+			}
+			continue
+		}
 		if i < len(s) && s[i] == '"' {
 			vend := closingQuote(s, i+1)
 			b.WriteString("\"" + Mask + "\"")
@@ -353,6 +403,29 @@ func maskJSONSecrets(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// maskJSONArray writes the array that starts at s[i] with each string in it
+// masked, and returns where it ends; done when the text ended inside it.
+func maskJSONArray(b *strings.Builder, s string, i int) (next int, done bool) {
+	for i < len(s) {
+		switch s[i] {
+		case '"':
+			end := closingQuote(s, i+1)
+			b.WriteString("\"" + Mask + "\"")
+			if end < 0 {
+				return len(s), true
+			}
+			i = end + 1
+		case ']':
+			b.WriteByte(']')
+			return i + 1, false
+		default:
+			b.WriteByte(s[i])
+			i++
+		}
+	}
+	return i, true
 }
 
 func closingQuote(s string, from int) int {

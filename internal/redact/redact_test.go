@@ -393,3 +393,33 @@ func TestPrintable(t *testing.T) {
 		}
 	}
 }
+
+func TestIsSensitiveHeaderRule(t *testing.T) {
+	for name, want := range map[string]bool{
+		"Authorization": true, "cookie": true, "Api-Key": true, "X-Goog-Api-Key": true, "Private-Token": true,
+		"X-Auth-Token": true, "X-Session-Id": true, "X-Client-Secret": true, "X-Hub-Signature-256": true,
+		"X_API_KEY": true, "X-Authentication": true, "Proxy-Authorization": true, "X-Password": true,
+		"Content-Type": false, "Accept": false, "User-Agent": false, "X-Request-Id": false,
+		"Idempotency-Key": false, "WWW-Authenticate": false, "Keep-Alive": false, "X-Monkey": false,
+	} {
+		if got := redact.IsSensitiveHeader(name); got != want {
+			t.Errorf("redact.IsSensitiveHeader(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestExcerptHidesEchoedHeaders(t *testing.T) {
+	body := []byte(`{"headers": {"Authorization": ["Bearer tok-123456"], "Cookie": ["sid=abc123; x=y"], "X-Api-Key": "k-999", "Accept": ["*/*"]}}`)
+	got := redact.Excerpt(body, 500)
+	for _, secret := range []string{"tok-123456", "abc123", "k-999"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("Excerpt = %s\nshows %s", got, secret)
+		}
+	}
+	if !strings.Contains(got, `"Accept": ["*/*"]`) {
+		t.Errorf("Excerpt = %s\nlost a plain header", got)
+	}
+	if got := redact.Text("failed: Authorization: Basic dXNlcjpwYXNz sent"); strings.Contains(got, "dXNlcjpwYXNz") {
+		t.Errorf("Text = %q, shows Basic credentials", got)
+	}
+}
