@@ -229,6 +229,9 @@ func appendEscapedPath(base, p string) (string, error) {
 	trailingSlash := false
 	for i, seg := range segs {
 		last := i == len(segs)-1
+		if hiddenDotSegment(seg) {
+			return "", fmt.Errorf("path %q has a dot segment behind an encoded slash: a server that decodes it would climb", p)
+		}
 		switch dotSegment(seg) {
 		case 1:
 			trailingSlash = last
@@ -247,7 +250,29 @@ func appendEscapedPath(base, p string) (string, error) {
 	if trailingSlash && !strings.HasSuffix(joined, "/") {
 		joined += "/"
 	}
+	if strings.HasPrefix(joined, "//") {
+		// Servers and proxies read a request-target "//host/..." as an
+		// authority, whatever the connection.
+		return "", fmt.Errorf("path %q resolves to %q, which reads as a host: give a full URL", p, joined)
+	}
 	return joined, nil
+}
+
+// hiddenDotSegment reports whether a segment holds an encoded slash or
+// backslash (%2F, %5C) with a dot segment beside it ("..%2f",
+// "a%2F..%2Fb"): servers that decode %2F before they remove dot segments
+// read it as one.
+func hiddenDotSegment(seg string) bool {
+	lower := strings.ToLower(seg)
+	if !strings.Contains(lower, "%2f") && !strings.Contains(lower, "%5c") {
+		return false
+	}
+	for part := range strings.FieldsFuncSeq(strings.ReplaceAll(strings.ReplaceAll(lower, "%2f", "/"), "%5c", "/"), func(r rune) bool { return r == '/' }) {
+		if dotSegment(part) != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // dotSegment returns 1 for ".", 2 for "..", counting their percent-encoded

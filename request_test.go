@@ -170,6 +170,30 @@ func TestURLResolutionNoBaseURL(t *testing.T) {
 	}
 }
 
+// With a base URL without a path, no path may resolve to a request-target
+// that starts with "//", which servers and proxies read as a host.
+func TestPathNeverResolvesToAnAuthority(t *testing.T) {
+	t.Parallel()
+	ts := testenv.NewServer(t, testenv.HTTP1, echoHandler())
+	s := ts.Session(t, courier.WithBaseURL(ts.URL))
+	for _, path := range []string{"/.//evil.com", "/./evil.com/..//evil.com", "x/..//evil.com", "/%2e//evil.com"} {
+		if _, err := s.Get(t.Context(), path); !errors.Is(err, courier.ErrInvalidRequest) {
+			t.Errorf("Get(%q) = %v, want ErrInvalidRequest", path, err)
+		}
+	}
+	if n := ts.Requests.Load(); n != 0 {
+		t.Errorf("server got %d requests, want none", n)
+	}
+	// An encoded slash without a dot segment is a name (GitLab's
+	// group%2Fproject), and an empty segment inside the path is kept.
+	for path, want := range map[string]string{"/projects/group%2Fproject": "/projects/group%2Fproject", "/a//b": "/a//b"} {
+		var got echoed
+		if _, err := s.Get(t.Context(), path, courier.Into(&got)); err != nil || got.URI != want {
+			t.Errorf("Get(%q) sent %q, %v; want %q", path, got.URI, err, want)
+		}
+	}
+}
+
 func TestURLResolutionErrors(t *testing.T) {
 	t.Parallel()
 	ts := testenv.NewServer(t, testenv.HTTP1, echoHandler())
@@ -187,6 +211,10 @@ func TestURLResolutionErrors(t *testing.T) {
 		{"upper-case encoded dot-dot", "/%2E%2E/x"},
 		{"mixed encoded dot-dot", "/.%2E/x"},
 		{"encoded dot-dot at the end", "/a/%2e%2e/%2e%2e"},
+		{"dot-dot behind an encoded slash", "..%2f/admin"},
+		{"dot-dot behind an upper-case encoded slash", "/x/..%2F..%2F..%2Fadmin"},
+		{"dot-dot behind an encoded backslash", "/..%5cadmin"},
+		{"encoded dot-dot behind an encoded slash", "/a%2f%2e%2e%2fb"},
 		{"scheme-relative", "//evil.com/x"},
 		{"triple slash", "///evil.com/x"},
 		{"space", "/a b"},
