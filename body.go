@@ -229,19 +229,38 @@ func (c *call) drainClose(rc io.ReadCloser) error {
 }
 
 // maxDiscard is what is read of a response the caller never sees (a
-// redirect, a retried failure) so that its connection can be reused.
-const maxDiscard = 2 << 10
+// redirect, a retried failure) so that its connection can be reused, and
+// maxDiscardWait how long the next hop or attempt waits for that.
+const (
+	maxDiscard     = 2 << 10
+	maxDiscardWait = 20 * time.Millisecond
+)
 
 // discardResponse reads a small body of known length to its end, so that an
 // HTTP/1 connection goes back to the pool, and closes it. Any other body is
-// closed unread: a stalled server must not hold up the next hop or attempt,
-// and a new connection is cheaper than waiting. (net/http's redirect loop
-// also reads 2 KiB, but of bodies of unknown length too.)
+// closed unread. A stalled server must not hold up the next hop or attempt:
+// the small body is read on a goroutine of its own, waited for at most
+// maxDiscardWait; past that the caller moves on, and the goroutine ends
+// when the body does or when the request's context is released. (net/http's
+// redirect loop also reads 2 KiB, but of bodies of unknown length too, and
+// waits for them.)
 func discardResponse(resp *http.Response) {
-	if resp.ContentLength >= 0 && resp.ContentLength <= maxDiscard {
-		io.CopyN(io.Discard, resp.Body, maxDiscard)
+	if resp.ContentLength < 0 || resp.ContentLength > maxDiscard {
+		resp.Body.Close()
+		return
 	}
-	resp.Body.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		io.CopyN(io.Discard, resp.Body, maxDiscard)
+		resp.Body.Close()
+	}()
+	t := time.NewTimer(maxDiscardWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }
 
 func drainClose(rc io.ReadCloser) error {

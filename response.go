@@ -208,12 +208,14 @@ func (s *Session) respond(c *call, req *http.Request, resp *http.Response, rc *r
 	}
 	ok := rc.anyStatus || resp.StatusCode/100 == 2 || slices.Contains(rc.expect, resp.StatusCode)
 	if ok && rc.stream {
-		c.streaming()
 		r.Timings = c.timings() // up to the headers: the body is the caller's
 		r.stream = s.track(c, r.Request, resp.Body)
 		if rc.into != nil {
+			// courier reads this body itself, so the request timeout
+			// still bounds it; Decode closes it.
 			return r, r.Decode(rc.into)
 		}
+		c.streaming()
 		return r, nil
 	}
 	var err error

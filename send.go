@@ -2,6 +2,7 @@ package courier
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
@@ -155,20 +156,29 @@ func (l *loop) send(a *attempt) {
 	}
 }
 
-// one sends a single copy under its own timeout, when the policy sets
-// one. release, when not nil, ends the copy's context: call it once the
-// response body is done with.
+// one sends a single copy under the policy's AttemptTimeout, when it sets
+// one. The timeout bounds the attempt up to its response headers: once they
+// are in, its timer stops, and the body is the request timeout's (buffered)
+// or the idle timeout's (streamed). release, when not nil, ends the copy's
+// context: call it once the response body is done with.
 func (l *loop) one(req *http.Request) (resp *http.Response, release func(), err error) {
 	if l.p.AttemptTimeout <= 0 {
 		resp, err = l.s.attempt.RoundTrip(req)
 		return resp, nil, err
 	}
-	ctx, cancel := context.WithTimeoutCause(req.Context(), l.p.AttemptTimeout, errAttemptTimeout)
+	ctx, cancel := context.WithCancelCause(req.Context())
+	timer := time.AfterFunc(l.p.AttemptTimeout, func() { cancel(errAttemptTimeout) })
 	resp, err = l.s.attempt.RoundTrip(req.WithContext(ctx))
-	if err != nil && ctx.Err() != nil && req.Context().Err() == nil {
+	if !timer.Stop() && err == nil {
+		// The headers came as the timer fired: the context is gone, and
+		// the body with it.
+		resp.Body.Close()
+		resp, err = nil, errAttemptTimeout
+	}
+	if err != nil && context.Cause(ctx) == errAttemptTimeout && req.Context().Err() == nil && !errors.Is(err, errAttemptTimeout) {
 		err = fmt.Errorf("%w: %w", errAttemptTimeout, err)
 	}
-	return resp, cancel, err
+	return resp, func() { cancel(nil) }, err
 }
 
 var errAttemptTimeout = &timeoutCause{"attempt"}
