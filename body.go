@@ -124,9 +124,13 @@ func readCapped(r io.Reader, length, limit int64) ([]byte, error) {
 // trackedBody is a streamed body: it restarts the idle timer on each read
 // and finishes the call on EOF or Close.
 type trackedBody struct {
-	rc  io.ReadCloser
-	c   *call
-	req *http.Request // for errors: method and URL
+	rc     io.ReadCloser
+	c      *call
+	req    *http.Request // for errors: method and URL
+	status int
+	// counted: the call's outcome is in the session's stats, its status
+	// once the body ended well, or its failure when a read failed.
+	counted atomic.Bool
 	// mu is held by Read, so that Close, which drains and closes rc,
 	// never does so under a Read in progress (decoders are not safe for
 	// that).
@@ -138,8 +142,8 @@ type trackedBody struct {
 // ended, as net/http does.
 var errBodyClosed = errors.New("courier: read on closed response body")
 
-func (s *Session) track(c *call, req *http.Request, rc io.ReadCloser) io.ReadCloser {
-	b := &trackedBody{rc: rc, c: c, req: req}
+func (s *Session) track(c *call, req *http.Request, resp *http.Response) io.ReadCloser {
+	b := &trackedBody{rc: resp.Body, c: c, req: req, status: resp.StatusCode}
 	s.open.Add(1)
 	if s.cfg.leakTracking {
 		s.sites.Store(b, callerSite())
@@ -163,6 +167,7 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 	case err == io.EOF:
 		// Like net/http, a body read to its end releases its request; it
 		// still counts as unclosed until Close.
+		b.count(0)
 		b.c.finish()
 	default:
 		err = b.readError(err)
@@ -170,11 +175,27 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// count puts the call's outcome in the session's stats, once: the failure
+// of a read, or else the status.
+func (b *trackedBody) count(failed Kind) {
+	if !b.counted.CompareAndSwap(false, true) {
+		return
+	}
+	if failed != 0 {
+		b.c.s.stats.failure(failed)
+		return
+	}
+	b.c.s.stats.status(b.status)
+}
+
 // readError gives a failed read of the body its kind and says what was
 // being read.
 func (b *trackedBody) readError(err error) error {
 	err = b.c.wrapErr(err)
 	kind := classify(err, b.c.failure(), true)
+	if !b.closed.Load() {
+		b.count(kind)
+	}
 	if errors.Is(err, kind) {
 		return err // already of its kind
 	}
@@ -198,6 +219,7 @@ func (b *trackedBody) Close() error {
 	}
 	defer b.mu.Unlock()
 	err := b.c.drainClose(b.rc)
+	b.count(0) // the caller was done with it
 	b.c.s.open.Add(-1)
 	if b.c.s.cfg.leakTracking {
 		b.c.s.sites.Delete(b)

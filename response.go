@@ -189,7 +189,6 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 // its body (or handing it over for Stream), and a status the request did not
 // expect into a *StatusError.
 func (s *Session) respond(c *call, req *http.Request, resp *http.Response, rc *requestConfig) (*Response, error) {
-	s.stats.status(resp.StatusCode)
 	r := &Response{
 		StatusCode: resp.StatusCode,
 		Status:     resp.Status,
@@ -209,7 +208,7 @@ func (s *Session) respond(c *call, req *http.Request, resp *http.Response, rc *r
 	ok := rc.anyStatus || resp.StatusCode/100 == 2 || slices.Contains(rc.expect, resp.StatusCode)
 	if ok && rc.stream {
 		r.Timings = c.timings() // up to the headers: the body is the caller's
-		r.stream = s.track(c, r.Request, resp.Body)
+		r.stream = s.track(c, r.Request, resp)
 		if rc.into != nil {
 			// courier reads this body itself, so the request timeout
 			// still bounds it; Decode closes it.
@@ -223,12 +222,16 @@ func (s *Session) respond(c *call, req *http.Request, resp *http.Response, rc *r
 	r.Timings = c.timings()
 	c.finish()
 	if err != nil {
-		if errors.Is(err, ErrBodyTooLarge) {
-			return nil, r.fail("read", ErrBodyTooLarge, err)
+		// A call that fails is a failure, whatever status came first.
+		kind := ErrBodyTooLarge
+		if !errors.Is(err, ErrBodyTooLarge) {
+			err = c.wrapErr(err)
+			kind = classify(err, c.failure(), true)
 		}
-		err = c.wrapErr(err)
-		return nil, r.fail("read", classify(err, c.failure(), true), err)
+		s.stats.failure(kind)
+		return nil, r.fail("read", kind, err)
 	}
+	s.stats.status(resp.StatusCode)
 	if !ok {
 		return r, &StatusError{Method: req.Method, URL: redact.URL(r.URL), StatusCode: r.StatusCode, Status: r.Status,
 			Header: r.Header, Body: r.body, RequestID: requestID(r.Header), Attempts: r.Attempts, Stop: c.out.stop,

@@ -146,15 +146,15 @@ func (t sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, c.failed(req, c.requestError(err))
 	}
-	s.stats.status(resp.StatusCode)
 	if resp.Body == http.NoBody {
 		// Nothing to read (204, 304, HEAD, Content-Length 0): callers
 		// often skip Close then, which costs nothing with net/http.
+		s.stats.status(resp.StatusCode)
 		c.finish()
 		return resp, nil
 	}
 	c.streaming()
-	resp.Body = s.track(c, r2, resp.Body)
+	resp.Body = s.track(c, r2, resp)
 	return resp, nil
 }
 

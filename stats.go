@@ -20,9 +20,13 @@ type Stats struct {
 	// RetriesByKind those after a failure without a response, by its kind.
 	RetriesByStatus map[int]int64
 	RetriesByKind   map[Kind]int64
-	// Failures counts requests that failed without a response, by kind.
+	// Failures counts requests that failed, by kind. Statuses counts the
+	// others by the class of their final response, "1xx" to "5xx". A
+	// request counts once, when its outcome is known: a response whose body
+	// breaks while courier or the caller reads it is a failure, whatever
+	// status came first; a streamed one counts when its body ends or is
+	// closed.
 	Failures map[Kind]int64
-	// Statuses counts final responses by class: "1xx" to "5xx".
 	Statuses map[string]int64
 	// ConnsOpened counts the connections the session opened (TCP
 	// connections its dialer made; with WithTransport, the attempts that

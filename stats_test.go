@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -204,4 +205,55 @@ func TestStatsConnsOpenedMatchesTheServer(t *testing.T) {
 	if got := ts.NewConns.Load(); got != opened {
 		t.Errorf("Stats.ConnsOpened = %d over the sessions, the server accepted %d", opened, got)
 	}
+}
+
+// A call that fails counts as a failure in Stats, whatever status line came
+// first: a 200 whose body is cut is a lost connection, not a 2xx, buffered,
+// streamed, or through the Client.
+func TestStatsCountACutBodyAsAFailure(t *testing.T) {
+	t.Parallel()
+	run(t, func(t *testing.T, m testenv.Mode) {
+		ts := testenv.NewServer(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "1000")
+			w.Write(make([]byte, 100))
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler) // cut the body
+		}))
+		tests := []struct {
+			name string
+			call func(s *courier.Session) error
+		}{
+			{"buffered", func(s *courier.Session) error {
+				_, err := s.Get(t.Context(), "/")
+				return err
+			}},
+			{"streamed", func(s *courier.Session) error {
+				resp, err := s.Get(t.Context(), "/", courier.Stream())
+				if err != nil {
+					return err
+				}
+				defer resp.Close()
+				_, err = io.ReadAll(resp.Body())
+				return err
+			}},
+			{"client", func(s *courier.Session) error {
+				resp, err := s.Client().Get(ts.URL + "/")
+				if err != nil {
+					return err
+				}
+				defer resp.Body.Close()
+				_, err = io.ReadAll(resp.Body)
+				return err
+			}},
+		}
+		for _, tt := range tests {
+			s := ts.Session(t, noRetry)
+			err := tt.call(s)
+			requireIs(t, err, courier.ErrConnLost)
+			st := s.Stats()
+			if len(st.Statuses) != 0 || st.Failures[courier.ErrConnLost] != 1 {
+				t.Errorf("%s: Stats statuses %v, failures %v; want none and connection lost: 1", tt.name, st.Statuses, st.Failures)
+			}
+		}
+	})
 }
