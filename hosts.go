@@ -18,20 +18,79 @@ type host struct {
 	limiter *rate.Limiter
 	// pausedUntil is a UnixNano time before which no attempt goes (429).
 	pausedUntil atomic.Int64
+	// used is when the host was last asked for, in Unix seconds.
+	used atomic.Int64
 }
 
-// hosts holds the per-host state of a session, created on first use.
+// hosts holds the per-host state of a session, created on first use and
+// forgotten when idle: a session that talks to many hosts (a crawler, a
+// webhook sender) keeps the state of those it used lately, not of every
+// host it ever met.
 type hosts struct {
-	m       sync.Map // host string -> *host
-	budget  *RetryBudget
-	breaker *BreakerPolicy
-	limit   *RateLimit
+	m         sync.Map // host string -> *host
+	n         atomic.Int64
+	lastSweep atomic.Int64 // Unix seconds
+	budget    *RetryBudget
+	breaker   *BreakerPolicy
+	limit     *RateLimit
 }
+
+// Forgetting idle hosts: once a session knows more than sweepAbove hosts, a
+// new one makes it forget, at most once a minute, those unused for hostIdle
+// whose state is back to what a new host's would be but for its budget (a
+// closed breaker, no 429 pause). A forgotten host that comes back starts
+// with a full budget: after ten quiet minutes that is what it has earned.
+const (
+	sweepAbove    = 1024
+	hostIdle      = 10 * time.Minute
+	sweepInterval = time.Minute
+)
 
 func (h *hosts) get(name string) *host {
+	now := time.Now().Unix()
 	if v, ok := h.m.Load(name); ok {
-		return v.(*host)
+		x := v.(*host)
+		if x.used.Load() != now {
+			x.used.Store(now)
+		}
+		return x
 	}
+	x := h.newHost()
+	x.used.Store(now)
+	v, loaded := h.m.LoadOrStore(name, x)
+	if !loaded && h.n.Add(1) > sweepAbove {
+		h.sweep(now)
+	}
+	return v.(*host)
+}
+
+// sweep forgets the idle hosts, when the last sweep is a minute old.
+func (h *hosts) sweep(now int64) {
+	last := h.lastSweep.Load()
+	if now-last < int64(sweepInterval/time.Second) || !h.lastSweep.CompareAndSwap(last, now) {
+		return
+	}
+	idle := int64(hostIdle / time.Second)
+	h.m.Range(func(k, v any) bool {
+		x := v.(*host)
+		if now-x.used.Load() >= idle && x.settled() && h.m.CompareAndDelete(k, v) {
+			h.n.Add(-1)
+		}
+		return true
+	})
+}
+
+// settled reports whether nothing but the budget sets the host apart from
+// a new one: its breaker is closed and no 429 pause is pending.
+func (x *host) settled() bool {
+	if x.breaker != nil && x.breaker.current() != BreakerClosed {
+		return false
+	}
+	return x.pausedUntil.Load() <= time.Now().UnixNano()
+}
+
+// newHost makes a host's state as the session's policies say.
+func (h *hosts) newHost() *host {
 	x := &host{}
 	if h.budget != nil {
 		x.budget = &budget{cap: int64(h.budget.Capacity)}
@@ -43,8 +102,7 @@ func (h *hosts) get(name string) *host {
 	if h.limit != nil {
 		x.limiter = rate.NewLimiter(rate.Limit(h.limit.PerSecond), h.limit.Burst)
 	}
-	v, _ := h.m.LoadOrStore(name, x)
-	return v.(*host)
+	return x
 }
 
 // wait holds an attempt back for a 429 pause and the rate limiter, within
