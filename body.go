@@ -19,7 +19,7 @@ import (
 // readAll reads a response's body in full for the call: decoded when
 // courier decodes, within the session's size limit, and closed. An error
 // means the body could not be had: the caller has seen nothing of it.
-func (c *call) readAll(resp *http.Response) ([]byte, error) {
+func (c *call) readAll(resp *http.Response) (pieces, error) {
 	if c.decode {
 		if err := decodeBody(resp); err != nil {
 			c.drainClose(resp.Body)
@@ -29,17 +29,53 @@ func (c *call) readAll(resp *http.Response) ([]byte, error) {
 	return readBody(resp, c.s.cfg.maxBodySize, true, c.drainClose)
 }
 
+// pieces is a body read in full: one piece when its length was known, or
+// when it was short; several when it grew as it came. Reading in pieces
+// keeps memory at the body's size: a buffer that doubles as it grows holds
+// one and a half times the body at its last step, and a gzip bomb gets
+// there every time.
+type pieces [][]byte
+
+// size returns the body's length.
+func (p pieces) size() int {
+	n := 0
+	for _, b := range p {
+		n += len(b)
+	}
+	return n
+}
+
+// join returns the body as one slice, copying only when it is in several
+// pieces.
+func (p pieces) join() []byte {
+	switch len(p) {
+	case 0:
+		return nil
+	case 1:
+		return p[0]
+	}
+	out := make([]byte, 0, p.size())
+	for _, b := range p {
+		out = append(out, b...)
+	}
+	return out
+}
+
 // bufferedBody is a body read in full by the retry loop, handed up to Do.
 type bufferedBody struct {
-	data []byte
-	off  int
+	data pieces
+	i    int // the piece being read
+	off  int // in it
 }
 
 func (b *bufferedBody) Read(p []byte) (int, error) {
-	if b.off >= len(b.data) {
+	for b.i < len(b.data) && b.off >= len(b.data[b.i]) {
+		b.i, b.off = b.i+1, 0
+	}
+	if b.i >= len(b.data) {
 		return 0, io.EOF
 	}
-	n := copy(p, b.data[b.off:])
+	n := copy(p, b.data[b.i][b.off:])
 	b.off += n
 	return n, nil
 }
@@ -49,7 +85,7 @@ func (b *bufferedBody) Close() error { return nil }
 // readBody reads the body up to limit and closes it. When failOver is false
 // (an error body), a longer body is cut at the limit without an error. A
 // body not read to its end is closed with drain.
-func readBody(resp *http.Response, limit int64, failOver bool, drain func(io.ReadCloser) error) ([]byte, error) {
+func readBody(resp *http.Response, limit int64, failOver bool, drain func(io.ReadCloser) error) (pieces, error) {
 	if resp.ContentLength == 0 || resp.Body == nil || resp.Body == http.NoBody {
 		drainClose(resp.Body)
 		return nil, nil
@@ -65,60 +101,72 @@ func readBody(resp *http.Response, limit int64, failOver bool, drain func(io.Rea
 	if failOver && resp.ContentLength > limit {
 		return nil, fmt.Errorf("%w: Content-Length %d exceeds the limit of %d bytes", ErrBodyTooLarge, resp.ContentLength, limit)
 	}
-	buf, err := readCapped(resp.Body, resp.ContentLength, limit)
+	body, err := readCapped(resp.Body, resp.ContentLength, limit)
 	if err == errOverLimit {
 		if failOver {
 			return nil, fmt.Errorf("%w: body exceeds the limit of %d bytes", ErrBodyTooLarge, limit)
 		}
-		return buf[:limit], nil
+		return pieces{body.join()[:limit]}, nil
 	}
 	eof = err == nil
-	return buf, err
+	return body, err
 }
 
 // errOverLimit says readCapped read past its limit.
 var errOverLimit = errors.New("over the limit")
 
-// readCapped reads r to its end, or to one byte past limit (errOverLimit),
-// sizing its buffer by length when that is known (-1 when not). The buffer
-// grows by doubling but never past the limit: append's growth would
-// allocate several times the limit on the way to it (a gzip bomb gets there
-// every time).
-func readCapped(r io.Reader, length, limit int64) ([]byte, error) {
+// maxPiece is the size pieces grow to, doubling from 512 bytes.
+const maxPiece = 1 << 20
+
+// readCapped reads r to its end, or to one byte past limit (errOverLimit).
+// A length that is known (not -1) and within the limit is read into one
+// piece of that size; otherwise pieces grow from 512 bytes, doubling up to
+// maxPiece, so that the memory held is the body's size plus at most one
+// piece.
+func readCapped(r io.Reader, length, limit int64) (pieces, error) {
 	// Reading stops at limit+1 bytes: one more than allowed tells "too
 	// large" from "exactly the limit".
 	stop := limit + 1
 	if stop <= 0 {
 		stop = math.MaxInt64
 	}
-	var buf []byte
+	next := int64(512)
 	if length > 0 && length <= limit {
-		buf = make([]byte, 0, length+1) // +1: room to see EOF
-	} else {
-		buf = make([]byte, 0, min(stop, 512))
+		next = length + 1 // +1: room to see EOF
 	}
+	var body pieces
+	var total int64
 	for {
-		if len(buf) == cap(buf) {
-			grown := make([]byte, len(buf), min(int64(2*cap(buf)), stop))
-			copy(grown, buf)
-			buf = grown
+		buf := make([]byte, min(next, stop-total))
+		n, err := fill(r, buf)
+		total += int64(n)
+		if n > 0 {
+			body = append(body, buf[:n])
 		}
-		room := buf[len(buf):cap(buf)]
-		if over := int64(len(buf)) + int64(len(room)) - stop; over > 0 {
-			room = room[:int64(len(room))-over]
-		}
-		n, err := r.Read(room)
-		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > limit {
-			return buf, errOverLimit
-		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
+		switch {
+		case total >= stop:
+			return body, errOverLimit
+		case err == io.EOF:
+			return body, nil
+		case err != nil:
 			return nil, err
 		}
+		next = min(2*next, maxPiece)
 	}
+}
+
+// fill reads into buf until it is full or r fails; io.EOF means r ended
+// (unlike io.ReadFull, it tells a body that ends from one cut short).
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		k, err := r.Read(buf[n:])
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // trackedBody is a streamed body: it restarts the idle timer on each read

@@ -14,8 +14,10 @@ import (
 	"io"
 	"net/http"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -565,5 +567,62 @@ func TestDecodeRangeRequestAsksForIdentity(t *testing.T) {
 	r2.Body.Close()
 	if ae := <-seen; len(ae) != 0 {
 		t.Errorf("server saw Accept-Encoding %q on a Range request through Client, want none", ae)
+	}
+}
+
+// peakHeap runs f and returns the highest growth of the heap's objects
+// (live, and garbage not yet swept) over what they were before it, sampled
+// every half millisecond with runtime/metrics.
+func peakHeap(f func()) int64 {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() int64 {
+		metrics.Read(sample)
+		return int64(sample[0].Value.Uint64())
+	}
+	runtime.GC()
+	base := read()
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(500 * time.Microsecond)
+		defer t.Stop()
+		for {
+			if d := read() - base; d > peak.Load() {
+				peak.Store(d)
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	f()
+	close(stop)
+	<-done
+	if d := read() - base; d > peak.Load() {
+		peak.Store(d)
+	}
+	return peak.Load()
+}
+
+// A buffered read holds the body in pieces as it comes: a gzip bomb fails
+// at the cap with the heap grown by at most the cap and one more megabyte,
+// not by the doubling buffer's one and a half to two times the cap.
+//
+// Not parallel: it measures the process's heap.
+func TestBufferedReadPeakHeapAtTheCap(t *testing.T) {
+	const limit = 10 << 20
+	ts := testenv.NewServer(t, testenv.HTTP1, bombHandler(nil, bombMember(t, 0), 1<<10)) // 1 GiB decoded
+	s := ts.Session(t)
+	s.Get(t.Context(), "/", courier.AnyStatus()) // warm up: connection, pools
+	var err error
+	peak := peakHeap(func() { _, err = s.Get(t.Context(), "/") })
+	requireIs(t, err, courier.ErrBodyTooLarge)
+	t.Logf("gzip bomb against the %d MiB cap: peak heap growth %.1f MiB", limit>>20, float64(peak)/(1<<20))
+	if peak > limit+1<<20 {
+		t.Errorf("peak heap growth %.1f MiB, want at most the cap and 1 MiB (%d MiB)", float64(peak)/(1<<20), limit>>20+1)
 	}
 }

@@ -217,8 +217,8 @@ func (s *Session) respond(c *call, req *http.Request, resp *http.Response, rc *r
 		c.streaming()
 		return r, nil
 	}
-	var err error
-	r.body, err = c.body(resp, ok)
+	body, err := c.body(resp, ok)
+	r.body = body.join() // one copy, and only of a body that came in pieces
 	r.Timings = c.timings()
 	c.finish()
 	if err != nil {
@@ -247,7 +247,7 @@ func (s *Session) respond(c *call, req *http.Request, resp *http.Response, rc *r
 // it did and the response is still the one it read it for (an interceptor
 // may have replaced it), else the body read now, capped at the session's
 // limit for a success, or cut at the error body's cap for a status error.
-func (c *call) body(resp *http.Response, ok bool) ([]byte, error) {
+func (c *call) body(resp *http.Response, ok bool) (pieces, error) {
 	if b := c.out.body; b != nil && resp.Body == io.ReadCloser(b) {
 		return b.data, nil
 	}
