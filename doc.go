@@ -49,7 +49,7 @@
 //
 // By default the whole body is read (up to 10 MiB, see [WithMaxBodySize]),
 // decoded from gzip or deflate, and the connection goes back to the pool
-// before Get returns: use [Response.Bytes], [Response.Text] or
+// before Get returns: use [Response.Bytes] or
 // [Response.Decode]. With [Stream] the caller reads [Response.Body] and must
 // call [Response.Close]; a body nobody closes is reported by [Session.Close].
 //
@@ -69,7 +69,7 @@
 // [ErrCanceled], [ErrTimeout], [ErrConnectTimeout], [ErrDNS], [ErrConnect],
 // [ErrTLS], [ErrConnLost], [ErrBodyTooLarge], [ErrDecode],
 // [ErrTooManyRedirects], [ErrBodyNotReplayable], [ErrCircuitOpen],
-// [ErrRateLimited], [ErrOther]. Why retrying stopped is its own field, Stop:
+// [ErrRateLimited], [ErrRefused], [ErrOther]. Why retrying stopped is its own field, Stop:
 // [ErrRetryBudget], [ErrRetryAfterTooLong], [ErrRetryDeadline],
 // [ErrMaybeApplied], and also [ErrBodyNotReplayable] and [ErrCircuitOpen].
 // The standard cause stays in the chain: errors.Is(err,

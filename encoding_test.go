@@ -190,7 +190,7 @@ func TestDecodeHTTPBin(t *testing.T) {
 				t.Fatalf("Get(%s) = %v", path, err)
 			}
 			if !got.Gzipped && !got.Deflated {
-				t.Errorf("Get(%s) decoded to %s, want gzipped or deflated true", path, resp.Text())
+				t.Errorf("Get(%s) decoded to %s, want gzipped or deflated true", path, string(resp.Bytes()))
 			}
 			if ae := got.Headers["Accept-Encoding"]; len(ae) != 1 || ae[0] != "gzip, deflate" {
 				t.Errorf("Get(%s): server saw Accept-Encoding %q, want %q", path, ae, "gzip, deflate")

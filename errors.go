@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -319,6 +320,9 @@ func classify(err, cause error, connected bool) Kind {
 	if k := kindOf(err); k != 0 {
 		return k
 	}
+	if code, ok := goAwayCode(err); ok && code != 0 {
+		return ErrRefused
+	}
 	if cause != nil {
 		if errors.Is(cause, context.DeadlineExceeded) {
 			return ErrTimeout
@@ -429,4 +433,46 @@ func isTLSFailure(err error) bool {
 	return errors.As(err, &te) || errors.As(err, &cve) || errors.As(err, &rhe) ||
 		errors.As(err, &ae) || errors.As(err, &uae) || errors.As(err, &he) ||
 		errors.As(err, &cie) || errors.As(err, &echE)
+}
+
+// goAwayCode returns the error code of the HTTP/2 GOAWAY a server closed
+// the connection with, from net/http's GoAwayError (or that of
+// golang.org/x/net/http2), and whether err holds one. Neither exports its
+// type to errors.As, so it is found by its name and its ErrCode field, on
+// the types themselves and never on error text.
+func goAwayCode(err error) (uint32, bool) {
+	for _, e := range chain(err) {
+		v := reflect.ValueOf(e)
+		if v.Kind() != reflect.Struct || !strings.HasSuffix(v.Type().Name(), "GoAwayError") {
+			continue
+		}
+		if f := v.FieldByName("ErrCode"); f.IsValid() && f.CanUint() {
+			return uint32(f.Uint()), true
+		}
+	}
+	return 0, false
+}
+
+// chain returns err and every error it wraps, depth first.
+func chain(err error) []error {
+	var out []error
+	var walk func(error)
+	walk = func(e error) {
+		for e != nil {
+			out = append(out, e)
+			switch u := e.(type) {
+			case interface{ Unwrap() []error }:
+				for _, x := range u.Unwrap() {
+					walk(x)
+				}
+				return
+			case interface{ Unwrap() error }:
+				e = u.Unwrap()
+			default:
+				return
+			}
+		}
+	}
+	walk(err)
+	return out
 }

@@ -260,3 +260,25 @@ func TestErrorTimeoutAndUnwrap(t *testing.T) {
 		t.Errorf("Error without a kind does not unwrap to its cause")
 	}
 }
+
+// GoAwayError has the shape of net/http's unexported HTTP/2 GOAWAY error
+// (and of golang.org/x/net/http2's), which courier finds by its type.
+type GoAwayError struct {
+	LastStreamID uint32
+	ErrCode      uint32
+	DebugData    string
+}
+
+func (e GoAwayError) Error() string { return fmt.Sprintf("http2: GOAWAY, ErrCode=%d", e.ErrCode) }
+
+// A GOAWAY with an error code is the server refusing the request; one with
+// NO_ERROR is a connection that went away.
+func TestClassifyGoAway(t *testing.T) {
+	t.Parallel()
+	if got := courier.Classify(fmt.Errorf("round trip: %w", GoAwayError{ErrCode: 11}), nil, true); got != courier.ErrRefused {
+		t.Errorf("classify(GOAWAY ENHANCE_YOUR_CALM) = %v, want ErrRefused", got)
+	}
+	if got := courier.Classify(GoAwayError{ErrCode: 0}, nil, true); got != courier.ErrConnLost {
+		t.Errorf("classify(GOAWAY NO_ERROR) = %v, want ErrConnLost", got)
+	}
+}

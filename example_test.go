@@ -69,7 +69,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(resp.StatusCode, resp.Text())
+	fmt.Println(resp.StatusCode, string(resp.Bytes()))
 	// Output:
 	// 42 Ada
 	// 201 {"id":43,"name":"Grace"}
@@ -218,7 +218,7 @@ func ExampleWithRetry() {
 	defer s.Close(ctx)
 
 	resp, err := s.Get(ctx, "/jobs/7")
-	fmt.Println(resp.Text(), resp.Attempts, err)
+	fmt.Println(string(resp.Bytes()), resp.Attempts, err)
 	// Output:
 	// attempt 1: 503, retrying
 	// attempt 2: 503, retrying
@@ -254,7 +254,7 @@ func ExampleJar() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(resp.Text())
+	fmt.Println(string(resp.Bytes()))
 
 	saved := jar.All()
 	fmt.Println(saved[0].Name, saved[0].HostOnly, saved[0].HttpOnly)
@@ -273,7 +273,7 @@ func ExampleJar() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(resp.Text())
+	fmt.Println(string(resp.Bytes()))
 	// Output:
 	// signed in with sid
 	// sid true true

@@ -385,7 +385,7 @@ func TestSlowBodyBuffered(t *testing.T) {
 		resp, err := s.Get(t.Context(), "/")
 		requireWithin(t, start, d+slack)
 		if resp != nil {
-			t.Errorf("Get returned a partial body as a response: %q", resp.Text())
+			t.Errorf("Get returned a partial body as a response: %q", string(resp.Bytes()))
 		}
 		requireIs(t, err, courier.ErrTimeout, context.DeadlineExceeded)
 		requireNotIs(t, err, courier.ErrCanceled, courier.ErrConnLost)
@@ -510,7 +510,7 @@ func TestServerClosesMidBody(t *testing.T) {
 		resp, err := s.Get(t.Context(), "/")
 		requireWithin(t, start, slack)
 		if resp != nil {
-			t.Errorf("Get returned a truncated body as a response: %q", resp.Text())
+			t.Errorf("Get returned a truncated body as a response: %q", string(resp.Bytes()))
 		}
 		requireIs(t, err, courier.ErrConnLost, io.ErrUnexpectedEOF)
 		requireNotIs(t, err, courier.ErrCanceled, courier.ErrTimeout)

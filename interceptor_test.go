@@ -77,8 +77,8 @@ func TestInterceptorReplacesTheResponse(t *testing.T) {
 	s := ts.Session(t, courier.WithInterceptors(cached))
 	for path, want := range map[string]string{"/cached": "", "/replaced": "replaced", "/plain": "from the server"} {
 		resp, err := s.Get(t.Context(), path)
-		if err != nil || resp.Text() != want {
-			t.Errorf("Get(%s) = %q, %v; want %q", path, resp.Text(), err, want)
+		if err != nil || string(resp.Bytes()) != want {
+			t.Errorf("Get(%s) = %q, %v; want %q", path, string(resp.Bytes()), err, want)
 		}
 	}
 	if n := ts.Requests.Load(); n != 2 {
@@ -187,7 +187,7 @@ func describe(resp *courier.Response, err error) string {
 		return fmt.Sprintf("untyped error %T", err)
 	}
 	tm := resp.Timings
-	return fmt.Sprintf("%d %q attempts=%d redirects=%d timings: firstByte %v total %v", resp.StatusCode, resp.Text(),
+	return fmt.Sprintf("%d %q attempts=%d redirects=%d timings: firstByte %v total %v", resp.StatusCode, string(resp.Bytes()),
 		resp.Attempts, len(resp.Redirects), tm.FirstByte > 0, tm.Total >= tm.FirstByte)
 }
 

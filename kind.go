@@ -77,6 +77,12 @@ const (
 	// server's 429 pause, would have made the request wait past its
 	// deadline, so it failed at once without being sent.
 	ErrRateLimited
+	// ErrRefused: the server closed the connection with an HTTP/2 GOAWAY
+	// whose error code is not NO_ERROR (ENHANCE_YOUR_CALM when the
+	// request's headers are too large for it, PROTOCOL_ERROR...): it
+	// refused this request, and would refuse it again, so it is never
+	// retried. The error's text gives the code.
+	ErrRefused
 
 	// ErrRetryBudget (a Stop): the host's retry budget was empty, so a
 	// failure that could have been retried was returned at once. Retries
@@ -119,6 +125,7 @@ var kindNames = [kindCount]string{
 	ErrBodyNotReplayable: "request body cannot be replayed",
 	ErrCircuitOpen:       "circuit open",
 	ErrRateLimited:       "rate limit wait exceeds the deadline",
+	ErrRefused:           "refused by the server",
 	ErrRetryBudget:       "retry budget exhausted",
 	ErrRetryAfterTooLong: "Retry-After beyond the limit",
 	ErrRetryDeadline:     "no time left for another attempt",

@@ -63,3 +63,26 @@ func TestHTTP2GoAwayChurnIsNoRetry(t *testing.T) {
 		t.Errorf("GET /fail = %v, want a 503 after 3 attempts, not stopped by the budget", err)
 	}
 }
+
+// nginx answers a request whose headers do not fit its buffers, over
+// HTTP/2, with GOAWAY(ENHANCE_YOUR_CALM): the server refusing this request,
+// not a connection that broke. It is ErrRefused, its error names the code,
+// and it is not retried.
+func TestHTTP2GoAwayWithAnErrorIsRefused(t *testing.T) {
+	t.Parallel()
+	ng := testenv.StartNginx(t, "large_client_header_buffers 2 1k;", `location / { return 200 "ok"; }`)
+	s := testenv.NewSession(t, courier.WithBaseURL(ng.URL), courier.WithTLSConfig(ng.TLS),
+		courier.WithRetry(courier.RetryPolicy{Backoff: couriertest.NoBackoff}))
+	_, err := s.Get(t.Context(), "/", courier.Cookie("big", strings.Repeat("x", 2048)))
+	requireIs(t, err, courier.ErrRefused)
+	var e *courier.Error
+	if !errors.As(err, &e) || e.Attempts != 1 || !strings.Contains(err.Error(), "ENHANCE_YOUR_CALM") {
+		t.Errorf("Get with a 2 KiB cookie = %v, want one attempt, refused, naming ENHANCE_YOUR_CALM", err)
+	}
+	if st := s.Stats(); st.Failures[courier.ErrRefused] != 1 || st.Attempts != 1 {
+		t.Errorf("Stats: failures %v, attempts %d; want refused: 1 after one attempt", st.Failures, st.Attempts)
+	}
+	if resp, err := s.Get(t.Context(), "/"); err != nil || string(resp.Bytes()) != "ok" {
+		t.Errorf("a request that fits = %v, want ok", err)
+	}
+}

@@ -199,9 +199,9 @@ func TestRedirectDisabled(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Get(302, ExpectStatus(302)) = %v", err)
 		}
-		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/echo" || resp.Text() != "redirecting" {
+		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/echo" || string(resp.Bytes()) != "redirecting" {
 			t.Errorf("Get(302, ExpectStatus(302)) = %d, Location %q, body %q; want 302, %q, %q",
-				resp.StatusCode, resp.Header.Get("Location"), resp.Text(), "/echo", "redirecting")
+				resp.StatusCode, resp.Header.Get("Location"), string(resp.Bytes()), "/echo", "redirecting")
 		}
 		if len(resp.Redirects) != 0 {
 			t.Errorf("Redirects = %q, want none", resp.Redirects)

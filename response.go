@@ -21,7 +21,7 @@ import (
 //
 // By default the body has been read (up to the session's size limit),
 // decoded from gzip or deflate, and closed, so the connection is back in the
-// pool: use [Response.Bytes], [Response.Text] or [Response.Decode]. With the
+// pool: use [Response.Bytes] or [Response.Decode]. With the
 // [Stream] option the body is the caller's to read through [Response.Body]
 // and to close with [Response.Close].
 type Response struct {
@@ -51,9 +51,6 @@ type Response struct {
 
 // Bytes returns the buffered body. It is nil for a streamed response.
 func (r *Response) Bytes() []byte { return r.body }
-
-// Text returns the buffered body as a string ("" for a streamed response).
-func (r *Response) Text() string { return string(r.body) }
 
 // Body returns the body as a reader: the live body for a streamed response
 // (read it once, then Close), a reader over the buffered bytes otherwise.

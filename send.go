@@ -250,7 +250,7 @@ func (l *loop) allowed(a *attempt, info AttemptInfo) (retry bool, stop Kind) {
 		return false, 0
 	case a.resp != nil && !statusRuleOf(a.resp.StatusCode).transient:
 		return false, 0
-	case a.kind == ErrTLS || a.kind == ErrInvalidRequest || a.kind == ErrCanceled:
+	case a.kind == ErrTLS || a.kind == ErrInvalidRequest || a.kind == ErrCanceled || a.kind == ErrRefused:
 		return false, 0
 	}
 	nothingSent := a.kind == ErrConnect || a.kind == ErrDNS || a.kind == ErrConnectTimeout

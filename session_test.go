@@ -112,7 +112,7 @@ func TestCloseWaitsForInFlight(t *testing.T) {
 
 		close(g.release)
 		r := <-got
-		if r.err != nil || r.resp.Text() != "released" {
+		if r.err != nil || string(r.resp.Bytes()) != "released" {
 			t.Errorf("in-flight Get = %v, %v; want it to finish", r.resp, r.err)
 		}
 		select {

@@ -111,7 +111,7 @@ func TestStalledDiscardedBodyHoldsNothingUp(t *testing.T) {
 				}))
 				s := ts.Session(t, append(tt.opts, courier.WithTimeout(2*time.Second))...)
 				resp, err := s.Get(t.Context(), tt.path)
-				if err != nil || resp.Text() != "ok" {
+				if err != nil || string(resp.Bytes()) != "ok" {
 					t.Errorf("Get(%s) = %v; want ok from the next attempt or hop, not a timeout", tt.path, err)
 				}
 			})

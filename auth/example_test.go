@@ -139,7 +139,7 @@ func ExampleSign() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(resp.Text())
+	fmt.Println(string(resp.Bytes()))
 	// Output:
 	// verified {"qty":2}
 }

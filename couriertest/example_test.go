@@ -54,7 +54,7 @@ func ExampleMock() {
 	s := exampleSession(m)
 	defer s.Close(context.Background())
 	resp, err := s.Get(context.Background(), "/jobs/7")
-	fmt.Println(resp.Text(), resp.Attempts, err)
+	fmt.Println(string(resp.Bytes()), resp.Attempts, err)
 	fmt.Println("calls:", jobs.Calls())
 	t.end()
 	// Output:
@@ -98,7 +98,7 @@ func ExampleRoute_RespondFunc() {
 	s := exampleSession(m)
 	defer s.Close(context.Background())
 	resp, err := s.Put(context.Background(), "/users/42", courier.JSON(map[string]any{"admin": false, "name": "ann"}))
-	fmt.Println(resp.StatusCode, resp.Text(), err)
+	fmt.Println(resp.StatusCode, string(resp.Bytes()), err)
 	t.end()
 	// Output: 200 {"id":"42","updated":true} <nil>
 }
@@ -115,7 +115,7 @@ func ExampleFaults() {
 	defer s.Close(context.Background())
 	for range 4 {
 		resp, err := s.Get(context.Background(), "/data")
-		fmt.Println(resp.Text(), resp.Attempts, err)
+		fmt.Println(string(resp.Bytes()), resp.Attempts, err)
 	}
 	fmt.Println("calls:", f.Calls(), "resets:", f.Injected())
 	t.end()
@@ -155,7 +155,7 @@ func ExampleStatus() {
 	}}))
 	defer s.Close(context.Background())
 	resp, err := s.Get(context.Background(), "/data")
-	fmt.Println(resp.Text(), err, statuses)
+	fmt.Println(string(resp.Bytes()), err, statuses)
 	t.end()
 	// Output: ok <nil> [503 429 200]
 }

@@ -98,7 +98,7 @@ func TestFaultsRetriedPast(t *testing.T) {
 			f := couriertest.NewFaults(m, tt.fault)
 			s := mockSession(t, f)
 			resp, err := s.Get(t.Context(), "/data")
-			if err != nil || resp.Text() != "0123456789abcdef" || resp.Attempts != 3 {
+			if err != nil || string(resp.Bytes()) != "0123456789abcdef" || resp.Attempts != 3 {
 				t.Fatalf("Get = %v, %v, want the body after 3 attempts", resp, err)
 			}
 			if f.Calls() != 3 || f.Injected() != 2 {

@@ -201,11 +201,11 @@ func TestMockSequenceRetried(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Get: %v", err)
 	}
-	if resp.Text() != "done" || resp.Attempts != 2 {
-		t.Errorf("Get = %q after %d attempts, want %q after 2", resp.Text(), resp.Attempts, "done")
+	if string(resp.Bytes()) != "done" || resp.Attempts != 2 {
+		t.Errorf("Get = %q after %d attempts, want %q after 2", string(resp.Bytes()), resp.Attempts, "done")
 	}
 	resp, err = s.Get(t.Context(), "/jobs/1")
-	if err != nil || resp.Text() != "done" || resp.Attempts != 1 {
+	if err != nil || string(resp.Bytes()) != "done" || resp.Attempts != 1 {
 		t.Errorf("second Get = %v, %v, want the last step again at once", resp, err)
 	}
 	if r.Calls() != 3 {
@@ -449,7 +449,7 @@ func TestMockTimesFallsThrough(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, resp.Text())
+		got = append(got, string(resp.Bytes()))
 	}
 	if strings.Join(got, " ") != "fresh fresh stale" || first.Calls() != 2 || then.Calls() != 1 {
 		t.Errorf("answers %q (calls %d, %d), want fresh fresh stale (2, 1)", got, first.Calls(), then.Calls())

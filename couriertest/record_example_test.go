@@ -50,7 +50,7 @@ func ExampleNewRecorder() {
 	s, _ = courier.New(courier.WithBaseURL(api.URL),
 		courier.WithTransport(couriertest.NewRecorder(t, path, couriertest.ModeReplay)))
 	resp, err := s.Get(ctx, "/users/42") // the server is gone: this comes from the cassette
-	fmt.Println(resp.Text(), err)
+	fmt.Println(string(resp.Bytes()), err)
 	s.Close(ctx)
 	t.end()
 	// Output: {"id":42,"token":"REDACTED"} <nil>

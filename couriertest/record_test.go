@@ -72,7 +72,7 @@ func TestRecordThenReplayOffline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		recorded = resp.Text()
+		recorded = string(resp.Bytes())
 		if !strings.Contains(recorded, canary) {
 			t.Errorf("while recording, the caller got %q, want the real body", recorded)
 		}
@@ -95,8 +95,8 @@ func TestRecordThenReplayOffline(t *testing.T) {
 		if err != nil {
 			t.Fatalf("replay: %v", err)
 		}
-		if !strings.Contains(resp.Text(), `"path":"/users/1"`) || !strings.Contains(resp.Text(), `"access_token":"REDACTED"`) {
-			t.Errorf("replayed body = %q, want the recorded one, its token redacted", resp.Text())
+		if !strings.Contains(string(resp.Bytes()), `"path":"/users/1"`) || !strings.Contains(string(resp.Bytes()), `"access_token":"REDACTED"`) {
+			t.Errorf("replayed body = %q, want the recorded one, its token redacted", string(resp.Bytes()))
 		}
 	})
 }
@@ -181,8 +181,8 @@ func TestReplayMatchingAndRepeats(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := fmt.Sprintf(`qty\":%d`, qty); !strings.Contains(resp.Text(), want) {
-			t.Errorf("replay for qty %d = %s", qty, resp.Text())
+		if want := fmt.Sprintf(`qty\":%d`, qty); !strings.Contains(string(resp.Bytes()), want) {
+			t.Errorf("replay for qty %d = %s", qty, string(resp.Bytes()))
 		}
 	}
 }

@@ -81,6 +81,6 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(resp.Text())
+	fmt.Println(string(resp.Bytes()))
 	// Output: session ada-42, client example/1.0
 }

@@ -66,7 +66,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(resp.StatusCode, resp.Text())
+	fmt.Println(resp.StatusCode, string(resp.Bytes()))
 	// Output: 200 hello, my-service
 }
 

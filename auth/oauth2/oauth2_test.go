@@ -79,7 +79,7 @@ func TestSession(t *testing.T) {
 	s := e.api.Session(t, courier.WithAuth(oauth2.New(src, oauth2.WithHTTPClient(tokens.Client()))))
 	for range 2 {
 		resp, err := s.Post(t.Context(), "/", courier.Body([]byte("hi")))
-		if err != nil || resp.Text() != "ok hi" {
+		if err != nil || string(resp.Bytes()) != "ok hi" {
 			t.Fatalf("Post = %v; want ok hi", err)
 		}
 	}
@@ -484,7 +484,7 @@ func TestRedirects(t *testing.T) {
 		if err != nil {
 			return "", err
 		}
-		return resp.Text(), nil
+		return string(resp.Bytes()), nil
 	}
 	viaClient := func(path string) (string, error) {
 		_, body, err := get(t.Context(), mw(nil), e.api.URL+path)

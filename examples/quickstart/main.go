@@ -104,7 +104,7 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "POST /users         -> %s %s\n", resp.Status, strings.TrimSpace(resp.Text()))
+	fmt.Fprintf(out, "POST /users         -> %s %s\n", resp.Status, strings.TrimSpace(string(resp.Bytes())))
 
 	_, err = s.Get(ctx, "/users/7")
 	var se *courier.StatusError
