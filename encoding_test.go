@@ -608,12 +608,13 @@ func peakHeap(f func()) int64 {
 	return peak.Load()
 }
 
-// A buffered read holds the body in pieces as it comes: a gzip bomb fails
-// at the cap with the heap grown by at most the cap and one more megabyte,
-// not by the doubling buffer's one and a half to two times the cap.
+// A read holds the body in pieces as it comes: a gzip bomb fails at the
+// cap with the heap grown by at most the cap and one more megabyte, not by
+// a doubling buffer's one and a half to three times the cap, whether the
+// body is buffered or streamed into Decode.
 //
 // Not parallel: it measures the process's heap.
-func TestBufferedReadPeakHeapAtTheCap(t *testing.T) {
+func TestReadPeakHeapAtTheCap(t *testing.T) {
 	const limit = 10 << 20
 	ts := testenv.NewServer(t, testenv.HTTP1, bombHandler(nil, bombMember(t, 0), 1<<10)) // 1 GiB decoded
 	s := ts.Session(t)
@@ -624,5 +625,21 @@ func TestBufferedReadPeakHeapAtTheCap(t *testing.T) {
 	t.Logf("gzip bomb against the %d MiB cap: peak heap growth %.1f MiB", limit>>20, float64(peak)/(1<<20))
 	if peak > limit+1<<20 {
 		t.Errorf("peak heap growth %.1f MiB, want at most the cap and 1 MiB (%d MiB)", float64(peak)/(1<<20), limit>>20+1)
+	}
+
+	// Streamed and decoded: the bomb is one JSON string that never ends.
+	ts = testenv.NewServer(t, testenv.HTTP1, bombHandler(gzipBytes(t, []byte(`["`)), bombMember(t, 'a'), 1<<10))
+	s = ts.Session(t)
+	peak = peakHeap(func() {
+		var v []string
+		resp, gerr := s.Get(t.Context(), "/", courier.Stream())
+		if err = gerr; err == nil {
+			err = resp.Decode(&v)
+		}
+	})
+	requireIs(t, err, courier.ErrBodyTooLarge)
+	t.Logf("gzip bomb of one JSON string, streamed into Decode: peak heap growth %.1f MiB", float64(peak)/(1<<20))
+	if peak > limit+1<<20 {
+		t.Errorf("streamed decode: peak heap growth %.1f MiB, want at most %d MiB", float64(peak)/(1<<20), limit>>20+1)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -82,18 +83,25 @@ func (r *Response) Decode(v any) error {
 		return r.decodeError(err, nil)
 	}
 	if r.stream != nil {
+		// Read in pieces within the limit, then decode: json.Decoder would
+		// hold the whole value too, in a buffer that doubles as it grows,
+		// so a gzip bomb of one endless string cost it two to three times
+		// the limit.
 		defer r.stream.Close()
-		lr := &limitedReader{r: r.stream, n: r.maxBody}
-		dec := json.NewDecoder(lr)
-		if err := dec.Decode(v); err != nil {
-			if lr.over {
-				return r.fail("decode", ErrBodyTooLarge, fmt.Errorf("body exceeds %d bytes", r.maxBody))
-			}
-			var re *readError
-			if errors.As(err, &re) {
-				return re.err
-			}
-			return r.decodeError(err, nil)
+		length := int64(-1)
+		if cl := r.Header.Get("Content-Length"); cl != "" {
+			length, _ = strconv.ParseInt(cl, 10, 64)
+		}
+		body, err := readCapped(r.stream, length, r.maxBody)
+		switch {
+		case err == errOverLimit:
+			return r.fail("decode", ErrBodyTooLarge, fmt.Errorf("body exceeds %d bytes", r.maxBody))
+		case err != nil:
+			return err // the body's own *Error, of its kind
+		}
+		data := body.join()
+		if err := json.Unmarshal(data, v); err != nil {
+			return r.decodeError(err, data)
 		}
 		return nil
 	}
@@ -144,42 +152,6 @@ func (r *Response) fail(op string, kind Kind, err error) error {
 		e.Method, e.URL = r.Request.Method, redact.URL(r.Request.URL)
 	}
 	return e
-}
-
-// readError carries a read failure that is already an *Error through
-// json.Decoder.
-type readError struct{ err error }
-
-func (e *readError) Error() string { return e.err.Error() }
-func (e *readError) Unwrap() error { return e.err }
-
-// limitedReader reads at most n bytes and records whether there was more.
-type limitedReader struct {
-	r    io.Reader
-	n    int64
-	over bool
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		// Probe for one more byte to tell "exactly n" from "more".
-		var one [1]byte
-		k, err := l.r.Read(one[:])
-		if k > 0 {
-			l.over = true
-			return 0, ErrBodyTooLarge
-		}
-		return 0, err
-	}
-	if int64(len(p)) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.r.Read(p)
-	l.n -= int64(n)
-	if err != nil && err != io.EOF {
-		err = &readError{err}
-	}
-	return n, err
 }
 
 // respond is layer 5: it turns the final response into a Response, reading
