@@ -74,8 +74,7 @@ func (r *Response) Close() error {
 
 // Decode decodes the JSON body into v. The response's Content-Type must be
 // JSON (application/json or a +json type) when it is given. A streamed body
-// is decoded as it is read, within the session's size limit, and then
-// closed. Errors are an [*Error] of kind [ErrDecode], quoting a short,
+// is read within the session's size limit, decoded, and closed. Errors are an [*Error] of kind [ErrDecode], quoting a short,
 // redacted excerpt of the body, or of kind [ErrBodyTooLarge].
 func (r *Response) Decode(v any) error {
 	if err := checkJSONContentType(r.Header.Get("Content-Type")); err != nil {

@@ -46,8 +46,8 @@ func TestResponseBytesTextDecode(t *testing.T) {
 		if wantProto := map[testenv.Mode]string{testenv.HTTP1: "HTTP/1.1", testenv.HTTP2: "HTTP/2.0"}[m]; resp.Proto != wantProto {
 			t.Errorf("Proto = %q, want %q", resp.Proto, wantProto)
 		}
-		if string(resp.Bytes()) != body || string(resp.Bytes()) != body {
-			t.Errorf("Bytes, Text = %q, %q; want %q", resp.Bytes(), string(resp.Bytes()), body)
+		if string(resp.Bytes()) != body {
+			t.Errorf("Bytes = %q, want %q", resp.Bytes(), body)
 		}
 		if resp.Attempts != 1 || resp.URL == nil || resp.URL.Path != "/" {
 			t.Errorf("Attempts, URL = %d, %v; want 1, %s/", resp.Attempts, resp.URL, ts.URL)

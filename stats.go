@@ -91,7 +91,7 @@ func (s *Session) Stats() Stats {
 		Statuses:        map[string]int64{},
 		ConnsOpened:     s.stats.connsNew.Load(),
 		ConnsReused:     s.stats.connsReused.Load(),
-		BudgetLeft:      map[string]int{},
+		BudgetLeft:      make(map[string]int, s.hosts.n.Load()),
 	}
 	for k := range kindCount {
 		if n := s.stats.failures[k].Load(); n > 0 {
@@ -112,7 +112,7 @@ func (s *Session) Stats() Stats {
 		}
 	}
 	if s.hosts.breaker != nil {
-		st.Breakers = map[string]BreakerState{}
+		st.Breakers = make(map[string]BreakerState, s.hosts.n.Load())
 	}
 	s.hosts.m.Range(func(k, v any) bool {
 		h := v.(*host)
