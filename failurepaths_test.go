@@ -8,16 +8,11 @@ package courier_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -184,7 +179,7 @@ func TestTLSOldVersionServer(t *testing.T) {
 
 func TestTLSExpiredCertificate(t *testing.T) {
 	t.Parallel()
-	cert := selfSigned(t, time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
+	cert := testenv.SelfSigned(t, time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	srv.Config.ErrorLog = quietLog
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
@@ -201,36 +196,6 @@ func TestTLSExpiredCertificate(t *testing.T) {
 	if !errors.As(err, &cie) || cie.Reason != x509.Expired {
 		t.Errorf("errors.As(%v, x509.CertificateInvalidError) with Reason Expired = false", err)
 	}
-}
-
-// selfSigned makes a certificate for 127.0.0.1, valid from notBefore to
-// notAfter, that is its own issuer.
-func selfSigned(t *testing.T, notBefore, notAfter time.Time) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "courier test"},
-		NotBefore:             notBefore,
-		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
 }
 
 // A server that speaks plain HTTP where TLS was expected.
