@@ -82,16 +82,17 @@ func repeat(ctx context.Context, p *prepared, sio stdio) int {
 	return exitOK
 }
 
-// failureKind names a failure for the report: its courier kind.
+// failureKind names a failure for the report: its courier kind, and why
+// retrying stopped when something stopped it.
 func failureKind(err error) string {
-	for _, k := range []error{courier.ErrTimeout, courier.ErrConnect, courier.ErrDNS, courier.ErrTLS,
-		courier.ErrConnLost, courier.ErrTooManyRedirects, courier.ErrRetryBudget, courier.ErrCircuitOpen,
-		courier.ErrCanceled} {
-		if errors.Is(err, k) {
-			return k.Error()
-		}
+	var e *courier.Error
+	if !errors.As(err, &e) {
+		return err.Error()
 	}
-	return err.Error()
+	if e.Stop != 0 {
+		return e.Kind.String() + " (" + e.Stop.String() + ")"
+	}
+	return e.Kind.String()
 }
 
 // write prints the report.

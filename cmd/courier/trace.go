@@ -58,7 +58,7 @@ func (t *tracer) hooks() courier.Hooks {
 			t.printf("%s attempt %d: %s %s: %s in %s (%s)\n", t.paint(colorDim, "trace:"), info.Attempt,
 				info.Request.Method, t.url(info.Request.URL), outcome, round(info.Duration), conn)
 			if info.Stop != 0 {
-				t.printf("%s   not retried: %s\n", t.paint(colorDim, "trace:"), info.Stop)
+				t.printf("%s   not retried: %s\n", t.paint(colorDim, "trace:"), info.Stop.String())
 			}
 		},
 		OnRetry: func(info courier.AttemptInfo) {
