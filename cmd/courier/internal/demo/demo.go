@@ -32,6 +32,7 @@ import (
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/cookiejar"
+	"github.com/courierhttp/courier/paginate"
 )
 
 // Options configure [Run]. The zero value prints plain text.
@@ -271,29 +272,38 @@ func (t *tour) flaky(ctx context.Context, n int) error {
 	return nil
 }
 
-// paginate follows Link rel="next" through every page of /api/items.
+// paginate walks every page of /api/items with package paginate, which
+// follows Link rel="next" and stops at a link seen before.
 func (t *tour) paginate(ctx context.Context, n int) error {
 	var all []item
 	var pages []string
-	for path := "/api/items"; path != ""; {
-		if len(pages) == 10 {
-			return errors.New("more than 10 pages: the Link headers loop")
+	// Each page goes through t.do, which times it for the tour's table.
+	fetch := func(ctx context.Context, cursor string) (paginate.Page[item], error) {
+		path := "/api/items"
+		if cursor != "" {
+			path = cursor
 		}
 		var page []item
 		resp, _, err := t.do(ctx, http.MethodGet, path, courier.Into(&page))
 		if err != nil {
-			return err
+			return paginate.Page[item]{}, err
 		}
-		all = append(all, page...)
 		pages = append(pages, fmt.Sprint(len(page)))
-		path = ""
-		if next := linkRel(resp.Header, "next"); next != "" {
+		next := paginate.LinkTarget(resp.Header.Values("Link"), "next")
+		if next != "" {
 			u, err := resp.URL.Parse(next)
 			if err != nil {
-				return fmt.Errorf("bad Link rel=\"next\" %q: %w", next, err)
+				return paginate.Page[item]{}, fmt.Errorf("bad Link rel=\"next\" %q: %w", next, err)
 			}
-			path = u.String()
+			next = u.String()
 		}
+		return paginate.Page[item]{Items: page, Next: next}, nil
+	}
+	for it, err := range paginate.Walk(ctx, fetch, paginate.MaxPages(10)).All() {
+		if err != nil {
+			return err
+		}
+		all = append(all, it)
 	}
 	for i, it := range all {
 		if it.ID != i+1 {
@@ -489,46 +499,6 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	}
 	i := int(math.Ceil(float64(len(sorted))*p-1e-9)) - 1 // rank from 1
 	return sorted[min(max(i, 0), len(sorted)-1)]
-}
-
-// linkRel returns the target of the first link with relation rel in the
-// Link headers (RFC 8288), or "".
-func linkRel(h http.Header, rel string) string {
-	for _, v := range h.Values("Link") {
-		for {
-			v = strings.TrimLeft(v, " \t,")
-			if !strings.HasPrefix(v, "<") {
-				break
-			}
-			end := strings.IndexByte(v, '>')
-			if end < 0 {
-				break
-			}
-			target := v[1:end]
-			v = v[end+1:]
-			// The link's parameters run to the next comma outside quotes.
-			i, quoted := 0, false
-			for ; i < len(v) && (quoted || v[i] != ','); i++ {
-				if v[i] == '"' {
-					quoted = !quoted
-				}
-			}
-			params := v[:i]
-			v = v[i:]
-			for param := range strings.SplitSeq(params, ";") {
-				k, val, _ := strings.Cut(param, "=")
-				if !strings.EqualFold(strings.TrimSpace(k), "rel") {
-					continue
-				}
-				for r := range strings.FieldsSeq(strings.Trim(strings.TrimSpace(val), `"`)) {
-					if strings.EqualFold(r, rel) {
-						return target
-					}
-				}
-			}
-		}
-	}
-	return ""
 }
 
 // server is the demo API on a loopback port, counting what it sees.

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/courierhttp/courier/paginate"
 	"go.uber.org/goleak"
 )
 
@@ -293,7 +294,7 @@ func TestAPIItems(t *testing.T) {
 			ids = append(ids, it.ID)
 		}
 		next = ""
-		if l := linkRel(h, "next"); l != "" {
+		if l := paginate.LinkTarget(h.Values("Link"), "next"); l != "" {
 			next = srv.URL + l
 		}
 	}
@@ -346,33 +347,6 @@ func TestAPIHTTPBin(t *testing.T) {
 	}
 	if code, _, body := send(t, c, "GET", srv.URL+"/api", ""); code != http.StatusOK || !strings.Contains(body, "/api/login") {
 		t.Errorf("GET /api = %d %s, want 200 and the routes", code, body)
-	}
-}
-
-func TestLinkRel(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct {
-		name  string
-		links []string
-		rel   string
-		want  string
-	}{
-		{"one", []string{`</p?page=2>; rel="next"`}, "next", "/p?page=2"},
-		{"unquoted", []string{`</p?page=2>; rel=next`}, "next", "/p?page=2"},
-		{"among others", []string{`</a>; rel="prev", </b>; rel="next", </c>; rel="last"`}, "next", "/b"},
-		{"second header", []string{`</a>; rel="prev"`, `</b>; rel="next"`}, "next", "/b"},
-		{"several rels", []string{`</b>; rel="next last"`}, "last", "/b"},
-		{"comma in URL", []string{`</a,b>; rel="next"`}, "next", "/a,b"},
-		{"comma in a quoted param", []string{`</a>; title="x, y"; rel="prev", </b>; rel="next"`}, "next", "/b"},
-		{"case", []string{`</b>; REL="Next"`}, "next", "/b"},
-		{"none", []string{`</a>; rel="prev"`}, "next", ""},
-		{"no header", nil, "next", ""},
-		{"malformed", []string{`/a; rel="next"`}, "next", ""},
-	} {
-		h := http.Header{"Link": tt.links}
-		if got := linkRel(h, tt.rel); got != tt.want {
-			t.Errorf("%s: linkRel(%q, %q) = %q, want %q", tt.name, tt.links, tt.rel, got, tt.want)
-		}
 	}
 }
 
