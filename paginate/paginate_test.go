@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -329,5 +332,52 @@ func TestPlainFetcher(t *testing.T) {
 	}
 	if !slices.Equal(got, []int{0, 1, 2, 3}) || calls != 4 {
 		t.Errorf("walk = %v over %d calls, want 0..3 over 4", got, calls)
+	}
+}
+
+// A walk holds one page at a time: 10,000 items of 200 bytes over 100
+// pages (2 MB in all) grow the live heap by about a page, not by the list.
+//
+// Not parallel: it measures the process's heap.
+func TestWalkHeapBoundedByAPage(t *testing.T) {
+	type fat struct {
+		ID   int
+		Note string
+	}
+	note := strings.Repeat("n", 200)
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+		items := make([]fat, 100)
+		for i := range items {
+			items[i] = fat{page*100 + i, note}
+		}
+		if page < 99 {
+			w.Header().Set("Link", fmt.Sprintf("</items?page=%d>; rel=next", page+1))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(items)
+	}))
+	s := ts.Session(t, courier.WithBaseURL(ts.URL))
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	heap := func() int64 {
+		metrics.Read(sample)
+		return int64(sample[0].Value.Uint64())
+	}
+	runtime.GC()
+	base := heap()
+	var peak int64
+	n := 0
+	for _, err := range paginate.Walk(t.Context(), paginate.Links[fat](s, "/items?page=0")).All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n++; n%50 == 0 {
+			runtime.GC() // what is live now, not garbage not yet swept
+			peak = max(peak, heap()-base)
+		}
+	}
+	t.Logf("10,000 items of 200 bytes over 100 pages: the live heap grew by at most %d KiB (a page is about 21 KiB)", peak>>10)
+	if n != 10000 || peak > 512<<10 {
+		t.Errorf("walked %d items with the live heap up to %d KiB, want 10000 items within 512 KiB (the list is 2 MB)", n, peak>>10)
 	}
 }
