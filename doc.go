@@ -135,7 +135,12 @@
 // [ErrRetryBudget]. A per-host circuit breaker ([WithBreaker],
 // [ErrCircuitOpen]), a client-side rate limit ([WithRateLimit],
 // [ErrRateLimited]) and hedging of slow idempotent requests
-// (RetryPolicy.HedgeAfter) are options. A resend that net/http makes on its
+// (RetryPolicy.HedgeAfter) are options. A server's own rate-limit headers
+// pace the session: when a response says the host has nothing left
+// (RateLimit r=0, or RateLimit-Remaining / X-RateLimit-Remaining 0 with
+// their reset), requests to it wait for the reset within their deadline,
+// and fail at once with [ErrRateLimited] when it is past it
+// ([Stats].Paced counts the waits). A resend that net/http makes on its
 // own, of a request a reused connection dropped before the server answered,
 // is no attempt: the server never processed the first copy.
 //

@@ -13,3 +13,6 @@ const Version = version
 
 // ParseRetryAfter is parseRetryAfter, for its table and fuzz tests.
 var ParseRetryAfter = parseRetryAfter
+
+// ExhaustedFor is exhaustedFor, for its fuzz test.
+var ExhaustedFor = exhaustedFor

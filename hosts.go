@@ -105,20 +105,28 @@ func (h *hosts) newHost() *host {
 	return x
 }
 
-// wait holds an attempt back for a 429 pause and the rate limiter, within
-// the request's deadline dl (zero: none).
-func (x *host) wait(ctx context.Context, dl time.Time) error {
+// wait holds an attempt back for a pause the server asked for (a 429, or
+// rate-limit headers that say nothing is left) and for the rate limiter,
+// within the request's deadline dl (zero: none). paused says it waited for
+// the server.
+func (x *host) wait(ctx context.Context, dl time.Time) (paused bool, err error) {
 	if until := x.pausedUntil.Load(); until != 0 {
 		d := time.Until(time.Unix(0, until))
 		if d > 0 {
 			if !dl.IsZero() && time.Now().Add(d).After(dl) {
-				return fmt.Errorf("%w: the server asked for a pause of %v", ErrRateLimited, d.Round(time.Millisecond))
+				return false, fmt.Errorf("%w: the server asked for a pause of %v", ErrRateLimited, d.Round(time.Millisecond))
 			}
 			if err := sleepCtx(ctx, d); err != nil {
-				return err
+				return false, err
 			}
+			paused = true
 		}
 	}
+	return paused, x.waitLimiter(ctx, dl)
+}
+
+// waitLimiter waits for the session's own rate limiter, within dl.
+func (x *host) waitLimiter(ctx context.Context, dl time.Time) error {
 	if x.limiter == nil {
 		return nil
 	}

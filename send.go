@@ -105,7 +105,11 @@ func (s *Session) retryLoop(c *call, req *http.Request) (*http.Response, tries, 
 // gate holds attempt n back for the host's rate limit, and asks its
 // breaker; an error means the attempt may not go.
 func (l *loop) gate(a *attempt, n int) error {
-	if err := l.h.wait(l.ctx, l.deadline); err != nil {
+	paused, err := l.h.wait(l.ctx, l.deadline)
+	if paused {
+		l.s.stats.paced.Add(1)
+	}
+	if err != nil {
 		return err
 	}
 	if b := l.h.breaker; b != nil {
@@ -202,16 +206,25 @@ func (l *loop) readBody(a *attempt) {
 	a.resp.Body = a.body
 }
 
-// observe tells the host's breaker and rate limiter what the attempt came
-// to, before the loop decides: a breaker that opens on it stops the retries.
+// observe tells the host's breaker and pacing what the attempt came to,
+// before the loop decides: a breaker that opens on it stops the retries, and
+// a server that says it has no requests left holds back the next ones.
 func (l *loop) observe(a *attempt) {
 	if b := l.h.breaker; b != nil {
 		b.record(b.p.IsFailure(l.info(a)), a.probe)
 	}
-	if a.resp != nil && a.resp.StatusCode == http.StatusTooManyRequests && l.h.limiter != nil {
+	if a.resp == nil {
+		return
+	}
+	if a.resp.StatusCode == http.StatusTooManyRequests && l.h.limiter != nil {
 		if hint, ok := parseRetryAfter(a.resp.Header.Get("Retry-After"), time.Now()); ok {
 			l.h.pause(min(hint, l.p.MaxRetryAfter))
 		}
+	}
+	if d, ok := exhaustedFor(a.resp.Header, time.Now()); ok {
+		// The server says the host has nothing left: hold every request
+		// to it back until the reset, rather than provoke a 429.
+		l.h.pause(d)
 	}
 }
 

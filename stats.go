@@ -16,6 +16,10 @@ type Stats struct {
 	InFlight int64
 	// Attempts counts attempts sent, retries and hedged copies included.
 	Attempts int64
+	// Paced counts the attempts held back because the server had asked
+	// for a pause: a 429's Retry-After (with a rate limit), or rate-limit
+	// headers that said nothing was left until a reset.
+	Paced int64
 	// RetriesByStatus counts the retries after a status (503: n), and
 	// RetriesByKind those after a failure without a response, by its kind.
 	RetriesByStatus map[int]int64
@@ -46,6 +50,7 @@ type Stats struct {
 // counters are the session's live counts behind Stats.
 type counters struct {
 	requests, attempts    atomic.Int64
+	paced                 atomic.Int64
 	connsNew, connsReused atomic.Int64
 	statuses              [6]atomic.Int64 // by StatusCode/100; 0 for anything else
 	failures              [kindCount]atomic.Int64
@@ -85,6 +90,7 @@ func (s *Session) Stats() Stats {
 		Requests:        s.stats.requests.Load(),
 		InFlight:        s.state.Load() &^ closedBit,
 		Attempts:        s.stats.attempts.Load(),
+		Paced:           s.stats.paced.Load(),
 		RetriesByStatus: map[int]int64{},
 		RetriesByKind:   map[Kind]int64{},
 		Failures:        map[Kind]int64{},
