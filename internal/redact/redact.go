@@ -373,36 +373,38 @@ func maskJSONSecrets(s string) string {
 			j++
 		}
 		b.WriteString(s[i:j])
-		i = j
-		if i < len(s) && s[i] == '[' {
-			// An array, as httpbin echoes headers: mask every string.
-			var done bool
-			i, done = maskJSONArray(&b, s, i)
-			if done {
-				return b.String()
-			}
-			continue
-		}
-		if i < len(s) && s[i] == '"' {
-			vend := closingQuote(s, i+1)
-			b.WriteString("\"" + Mask + "\"")
-			if vend < 0 {
-				return b.String()
-			}
-			i = vend + 1
-		} else {
-			// A bare value (number, literal): mask up to the next delimiter.
-			k := i
-			for k < len(s) && !strings.ContainsRune(",}] ", rune(s[k])) {
-				k++
-			}
-			if k > i {
-				b.WriteString(Mask)
-			}
-			i = k
+		var done bool
+		if i, done = maskJSONValue(&b, s, j); done {
+			return b.String()
 		}
 	}
 	return b.String()
+}
+
+// maskJSONValue writes the value that starts at s[i] masked, and returns
+// where it ends; done when the text ended inside it.
+func maskJSONValue(b *strings.Builder, s string, i int) (next int, done bool) {
+	switch {
+	case i < len(s) && s[i] == '[':
+		// An array, as httpbin echoes headers: mask every string.
+		return maskJSONArray(b, s, i)
+	case i < len(s) && s[i] == '"':
+		vend := closingQuote(s, i+1)
+		b.WriteString("\"" + Mask + "\"")
+		if vend < 0 {
+			return len(s), true
+		}
+		return vend + 1, false
+	}
+	// A bare value (number, literal): mask up to the next delimiter.
+	k := i
+	for k < len(s) && !strings.ContainsRune(",}] ", rune(s[k])) {
+		k++
+	}
+	if k > i {
+		b.WriteString(Mask)
+	}
+	return k, false
 }
 
 // maskJSONArray writes the array that starts at s[i] with each string in it
