@@ -107,19 +107,19 @@ func (h *hosts) newHost() *host {
 
 // wait holds an attempt back for a pause the server asked for (a 429, or
 // rate-limit headers that say nothing is left) and for the rate limiter,
-// within the request's deadline dl (zero: none). paused says it waited for
-// the server.
-func (x *host) wait(ctx context.Context, dl time.Time) (paused bool, err error) {
+// within the request's deadline dl (zero: none). paused is how long it
+// waited for the server.
+func (x *host) wait(ctx context.Context, dl time.Time) (paused time.Duration, err error) {
 	if until := x.pausedUntil.Load(); until != 0 {
 		d := time.Until(time.Unix(0, until))
 		if d > 0 {
 			if !dl.IsZero() && time.Now().Add(d).After(dl) {
-				return false, fmt.Errorf("%w: the server asked for a pause of %v", ErrRateLimited, d.Round(time.Millisecond))
+				return 0, fmt.Errorf("%w: the server asked for a pause of %v", ErrRateLimited, d.Round(time.Millisecond))
 			}
 			if err := sleepCtx(ctx, d); err != nil {
-				return false, err
+				return 0, err
 			}
-			paused = true
+			paused = d
 		}
 	}
 	return paused, x.waitLimiter(ctx, dl)

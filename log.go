@@ -3,7 +3,9 @@ package courier
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/courierhttp/courier/internal/redact"
 )
@@ -60,4 +62,15 @@ func retryReason(info AttemptInfo) string {
 		return strconv.Itoa(info.Response.StatusCode)
 	}
 	return info.Kind.String()
+}
+
+// logPaced writes, at Info, that a request waited for the server's pause
+// (a 429's Retry-After, or rate-limit headers that said nothing was left).
+func (s *Session) logPaced(ctx context.Context, req *http.Request, waited time.Duration) {
+	l := s.cfg.logger
+	if l == nil || !l.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	l.LogAttrs(ctx, slog.LevelInfo, "courier: paced", slog.String("method", req.Method),
+		slog.String("url", redact.URL(req.URL)), slog.Duration("waited", waited))
 }

@@ -1,10 +1,13 @@
 package courier_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -119,6 +122,22 @@ func FuzzRateLimitHeaders(f *testing.F) {
 		d, ok := courier.ExhaustedFor(h, time.Unix(1_700_000_000, 0))
 		if d < 0 || d > 24*time.Hour || ok && d == 0 {
 			t.Errorf("ExhaustedFor(%q, %q, %q) = %v, %v; want 0 < d <= 24h when ok", structured, remaining, reset, d, ok)
+		}
+	})
+}
+
+// A request held back for the server's pause says so in the log, at Info.
+func TestPacingIsLogged(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var buf bytes.Buffer
+		logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		tr := &scripted{script: []func() (*http.Response, error){status(200, "RateLimit", `"default";r=0;t=2`), status(200)}}
+		s := scriptedSession(t, tr, courier.WithLogger(logger))
+		s.Get(t.Context(), "/")
+		s.Get(t.Context(), "/next")
+		if got := buf.String(); !strings.Contains(got, `msg="courier: paced"`) || !strings.Contains(got, "waited=2s") {
+			t.Errorf("log = %q, want a paced line with waited=2s", got)
 		}
 	})
 }

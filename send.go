@@ -106,8 +106,9 @@ func (s *Session) retryLoop(c *call, req *http.Request) (*http.Response, tries, 
 // breaker; an error means the attempt may not go.
 func (l *loop) gate(a *attempt, n int) error {
 	paused, err := l.h.wait(l.ctx, l.deadline)
-	if paused {
+	if paused > 0 {
 		l.s.stats.paced.Add(1)
+		l.s.logPaced(l.ctx, l.req, paused)
 	}
 	if err != nil {
 		return err
