@@ -140,9 +140,10 @@
 // (RateLimit r=0, or RateLimit-Remaining / X-RateLimit-Remaining 0 with
 // their reset), requests to it wait for the reset within their deadline,
 // and fail at once with [ErrRateLimited] when it is past it
-// ([Stats].Paced counts the waits, and the log has a line for each). A resend that net/http makes on its
-// own, of a request a reused connection dropped before the server answered,
-// is no attempt: the server never processed the first copy.
+// ([Stats].Paced counts the waits, and the log has a line for each). A
+// resend that net/http makes on its own, of a request a reused connection
+// dropped before the server answered, is no attempt: the server never
+// processed the first copy.
 //
 // # Observability
 //
