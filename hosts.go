@@ -46,8 +46,10 @@ const (
 	sweepInterval = time.Minute
 )
 
-func (h *hosts) get(name string) *host {
-	now := time.Now().Unix()
+// get returns the state of host name, used at now (the retry loop's start:
+// no clock read of its own on the request path).
+func (h *hosts) get(name string, at time.Time) *host {
+	now := at.Unix()
 	if v, ok := h.m.Load(name); ok {
 		x := v.(*host)
 		if x.used.Load() != now {

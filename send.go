@@ -77,7 +77,7 @@ func (s *Session) retryLoop(c *call, req *http.Request) (*http.Response, tries, 
 		l.req = req.Clone(l.ctx)
 		l.req.Header.Set("Idempotency-Key", newUUID())
 	}
-	l.h = s.hosts.get(req.URL.Host)
+	l.h = s.hosts.get(req.URL.Host, l.start)
 	for n := 1; ; n++ {
 		var a attempt
 		if err := l.gate(&a, n); err != nil {
