@@ -149,17 +149,30 @@ type StatusError struct {
 	// (ErrRetryBudget, ErrRetryAfterTooLong, ErrRetryDeadline,
 	// ErrBodyNotReplayable, ErrCircuitOpen), or 0.
 	Stop Kind
+	// Decoded is the body decoded: a *E when [ErrorBody] named a type E, a
+	// [*Problem] for an application/problem+json body otherwise, or nil.
+	Decoded any
+	// DecodeErr says why the body was not decoded into Decoded when it
+	// should have been: a Content-Type that is not JSON, an empty body, or
+	// JSON that does not fit the type.
+	DecodeErr error
 
 	received time.Time
 }
 
 // Unwrap returns Stop, when it is set, so that errors.Is(err,
-// courier.ErrRetryBudget) holds; nil otherwise.
-func (e *StatusError) Unwrap() error {
-	if e.Stop == 0 {
-		return nil
+// courier.ErrRetryBudget) holds, and Decoded when it is an error (a
+// [*Problem], or a *E of [ErrorBody] whose *E implements error), so that
+// errors.As finds it.
+func (e *StatusError) Unwrap() []error {
+	var errs []error
+	if e.Stop != 0 {
+		errs = append(errs, e.Stop)
 	}
-	return e.Stop
+	if d, ok := e.Decoded.(error); ok {
+		errs = append(errs, d)
+	}
+	return errs
 }
 
 // maxErrorBody caps StatusError.Body.

@@ -201,6 +201,7 @@ type config struct {
 	credentialOrigins []*url.URL
 	jar               http.CookieJar
 	noJar             bool // WithJar(nil): no cookies at all
+	errorBody         errorBodyOption
 }
 
 type queryParam struct{ key, value string }
@@ -604,6 +605,7 @@ type requestConfig struct {
 	anyStatus bool
 	into      any
 	stream    bool
+	errorBody errorBodyOption
 }
 
 // bodySpec is a request body before it becomes an io.Reader.

@@ -137,12 +137,18 @@ func isPlainJSON(ct string) bool {
 }
 
 func (r *Response) decodeError(err error, body []byte) error {
+	return r.fail("decode", ErrDecode, jsonErrorWithExcerpt(err, body))
+}
+
+// jsonErrorWithExcerpt adds to a JSON syntax or type error a short, redacted
+// excerpt of the body it came from.
+func jsonErrorWithExcerpt(err error, body []byte) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	if len(body) > 0 && (errors.As(err, &syn) || errors.As(err, &typ) || errors.Is(err, io.ErrUnexpectedEOF)) {
-		err = fmt.Errorf("%w; body starts %q", err, redact.Excerpt(body, 120))
+		return fmt.Errorf("%w; body starts %q", err, redact.Excerpt(body, 120))
 	}
-	return r.fail("decode", ErrDecode, err)
+	return err
 }
 
 func (r *Response) fail(op string, kind Kind, err error) error {
@@ -201,9 +207,15 @@ func (s *Session) respond(c *call, req *http.Request, resp *http.Response, rc *r
 	}
 	s.stats.status(resp.StatusCode)
 	if !ok {
-		return r, &StatusError{Method: req.Method, URL: redact.URL(r.URL), StatusCode: r.StatusCode, Status: r.Status,
+		se := &StatusError{Method: req.Method, URL: redact.URL(r.URL), StatusCode: r.StatusCode, Status: r.Status,
 			Header: r.Header, Body: r.body, RequestID: requestID(r.Header), Attempts: r.Attempts, Stop: c.out.stop,
 			received: time.Now()}
+		named := rc.errorBody
+		if named.decode == nil {
+			named = s.cfg.errorBody
+		}
+		decodeErrorBody(se, named)
+		return r, se
 	}
 	if rc.into != nil && hasContent(r) {
 		return r, r.Decode(rc.into)
