@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -126,18 +127,28 @@ func FuzzRateLimitHeaders(f *testing.F) {
 	})
 }
 
-// A request held back for the server's pause says so in the log, at Info.
-func TestPacingIsLogged(t *testing.T) {
+// A request held back for the server's pause says so in the log, at Info,
+// and to the hooks, in AttemptInfo.Paced.
+func TestPacingIsLoggedAndHooked(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var buf bytes.Buffer
 		logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		var before, after []time.Duration
+		hooks := courier.Hooks{
+			BeforeAttempt: func(i courier.AttemptInfo) { before = append(before, i.Paced) },
+			AfterAttempt:  func(i courier.AttemptInfo) { after = append(after, i.Paced) },
+		}
 		tr := &scripted{script: []func() (*http.Response, error){status(200, "RateLimit", `"default";r=0;t=2`), status(200)}}
-		s := scriptedSession(t, tr, courier.WithLogger(logger))
+		s := scriptedSession(t, tr, courier.WithLogger(logger), courier.WithHooks(hooks))
 		s.Get(t.Context(), "/")
 		s.Get(t.Context(), "/next")
 		if got := buf.String(); !strings.Contains(got, `msg="courier: paced"`) || !strings.Contains(got, "waited=2s") {
 			t.Errorf("log = %q, want a paced line with waited=2s", got)
+		}
+		want := []time.Duration{0, 2 * time.Second}
+		if !slices.Equal(before, want) || !slices.Equal(after, want) {
+			t.Errorf("Paced in BeforeAttempt %v, AfterAttempt %v; want %v in both", before, after, want)
 		}
 	})
 }

@@ -114,6 +114,11 @@ type AttemptInfo struct {
 	BudgetLeft int
 	// Reused reports whether the attempt's connection came from the pool.
 	Reused bool
+	// Paced is how long the attempt was held back, before it was sent,
+	// because the server had said it had no requests left for now (its
+	// rate-limit headers, or a 429's Retry-After for the whole host); 0
+	// when it was not. Such attempts are counted in Stats.Paced.
+	Paced time.Duration
 }
 
 // statusRule is what a response status means to courier. One table,

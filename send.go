@@ -46,6 +46,8 @@ type attempt struct {
 	n     int
 	req   *http.Request
 	probe bool // a half-open breaker's probe
+	// paced is how long the attempt waited for the server's pause.
+	paced time.Duration
 	sent  time.Time
 	dur   time.Duration
 	// copies is how many requests the attempt sent (hedging sends more).
@@ -120,7 +122,7 @@ func (l *loop) gate(a *attempt, n int) error {
 		}
 		a.probe = probe
 	}
-	a.n, a.req = n, l.req
+	a.n, a.req, a.paced = n, l.req, paused
 	if n > 1 && l.req.Body != nil && l.req.Body != http.NoBody {
 		body, err := l.req.GetBody()
 		if err != nil {
@@ -135,7 +137,7 @@ func (l *loop) gate(a *attempt, n int) error {
 // send sends the attempt and notes what came back.
 func (l *loop) send(a *attempt) {
 	if hooks := l.s.cfg.hooks; len(hooks) > 0 {
-		hooks.beforeAttempt(AttemptInfo{Request: a.req, Attempt: a.n, Elapsed: time.Since(l.start), BudgetLeft: l.h.budgetLeft()})
+		hooks.beforeAttempt(AttemptInfo{Request: a.req, Attempt: a.n, Elapsed: time.Since(l.start), BudgetLeft: l.h.budgetLeft(), Paced: a.paced})
 	}
 	a.sent = time.Now()
 	l.c.clock.attemptStart.Store(a.sent.UnixNano())
@@ -324,7 +326,7 @@ func (l *loop) cost(a *attempt) int {
 // info describes an attempt for the policy functions and hooks.
 func (l *loop) info(a *attempt) AttemptInfo {
 	return AttemptInfo{Request: a.req, Attempt: a.n, Response: a.resp, Err: a.err, Kind: a.kind,
-		Elapsed: time.Since(l.start), Duration: a.dur, BudgetLeft: l.h.budgetLeft(), Reused: a.reused}
+		Elapsed: time.Since(l.start), Duration: a.dur, BudgetLeft: l.h.budgetLeft(), Reused: a.reused, Paced: a.paced}
 }
 
 // report tells everyone who counts what the attempt came to.
