@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"net/url"
 )
 
 // Page is one page of items and the cursor of the next one: "" on the last
@@ -64,6 +65,7 @@ func (f option) apply(c *config) error { return f(c) }
 type config struct {
 	maxPages, maxItems int
 	from               string
+	origins            []*url.URL // AllowOrigins
 }
 
 // MaxPages stops a walk with [ErrLimit] when n pages were fetched and the
@@ -88,6 +90,43 @@ func MaxItems(n int) Option {
 		c.maxItems = n
 		return nil
 	})
+}
+
+// AllowOrigins lets the fetchers of this package ([Links], [LinksOf])
+// follow a next link to one of these origins (scheme://host[:port]) as
+// well as to the origin of the page that gave it, which is all they
+// follow by default ([ErrOtherOrigin]). A walk that goes to another origin
+// and may come back needs the first origin listed too. Credentials stay
+// where the session keeps them (see courier.WithCredentialOrigins): give
+// them to the session, not in the fetcher's request options, which apply
+// to every page wherever it is. Several AllowOrigins accumulate.
+func AllowOrigins(origins ...string) Option {
+	return option(func(c *config) error {
+		for _, o := range origins {
+			u, err := url.Parse(o)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+				return fmt.Errorf("paginate: AllowOrigins: %q is not an origin (scheme://host[:port])", o)
+			}
+			c.origins = append(c.origins, u)
+		}
+		return nil
+	})
+}
+
+// scopeKey is the context key under which a walk hands its AllowOrigins to
+// this package's fetchers.
+type scopeKey struct{}
+
+// allowedOrigin reports whether a walk under ctx may follow a link to u on
+// an origin other than the page's.
+func allowedOrigin(ctx context.Context, u *url.URL) bool {
+	origins, _ := ctx.Value(scopeKey{}).([]*url.URL)
+	for _, o := range origins {
+		if sameOrigin(o, u) {
+			return true
+		}
+	}
+	return false
 }
 
 // From starts a walk at a checkpoint that [Walker.Checkpoint] gave.
@@ -132,6 +171,9 @@ func Walk[T any](ctx context.Context, fetch Fetcher[T], opts ...Option) *Walker[
 	}
 	if fetch == nil && w.err == nil {
 		w.err = errors.New("paginate: nil Fetcher")
+	}
+	if len(w.cfg.origins) > 0 {
+		w.ctx = context.WithValue(ctx, scopeKey{}, w.cfg.origins)
 	}
 	w.next = w.cfg.from
 	return w

@@ -223,6 +223,43 @@ func TestLinksToAnotherOrigin(t *testing.T) {
 	}
 }
 
+// AllowOrigins lets a walk follow a next link to a listed origin, where
+// the session's credentials do not go.
+func TestLinksToAnAllowedOrigin(t *testing.T) {
+	t.Parallel()
+	var otherAuth atomic.Int32
+	other := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			otherAuth.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `[{"ID":2},{"ID":3}]`)
+	}))
+	var homeAuth atomic.Int32
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bearer s3cret" {
+			homeAuth.Add(1)
+		}
+		w.Header().Set("Link", "<"+other.URL+"/more>; rel=next")
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `[{"ID":1}]`)
+	}))
+	s := ts.Session(t, courier.WithBaseURL(ts.URL), courier.Header("Authorization", "Bearer s3cret"))
+	got, err := collect(t, paginate.Walk(t.Context(), paginate.Links[item](s, "/items"), paginate.AllowOrigins(other.URL)))
+	if err != nil || !slices.Equal(got, []int{1, 2, 3}) {
+		t.Fatalf("walk = %v, %v; want [1 2 3], nil", got, err)
+	}
+	if homeAuth.Load() != 1 || otherAuth.Load() != 0 {
+		t.Errorf("Authorization sent to the first origin %d times, to the other %d; want 1 and 0", homeAuth.Load(), otherAuth.Load())
+	}
+	for _, bad := range []string{"example.com", "ftp://example.com", "https://user@example.com", "https://example.com/path", "https://example.com?q=1", "::"} {
+		_, err := collect(t, paginate.Walk(t.Context(), paginate.Links[item](s, "/items"), paginate.AllowOrigins(bad)))
+		if err == nil || !strings.Contains(err.Error(), "is not an origin") {
+			t.Errorf("AllowOrigins(%q): walk = %v, want an error naming it", bad, err)
+		}
+	}
+}
+
 // Limits stop a walk with ErrLimit; a checkpoint resumes it where it
 // stopped.
 func TestLimitsAndResume(t *testing.T) {

@@ -12,15 +12,17 @@ import (
 )
 
 // ErrOtherOrigin: a Link rel="next" led to another origin (scheme, host or
-// port) than the first page's. A walk does not follow it: the pages of one
-// list come from one API, and a link elsewhere is a bug or an attack.
+// port) than its page's, and not to one given to [AllowOrigins]. A walk
+// does not follow it: the pages of one list come from one API, and a link
+// elsewhere is a bug or an attack.
 var ErrOtherOrigin = errors.New("paginate: next page on another origin")
 
 // Links fetches pages whose body is a JSON array of T, following the
 // response's Link rel="next" (GitHub, GitLab). The first page is path
 // (resolved against the session's base URL, query included); every next
 // link is resolved against the URL of the page that gave it, and must stay
-// on the first page's origin ([ErrOtherOrigin]). opts apply to every page:
+// on that page's origin ([ErrOtherOrigin]) unless the walk allows its
+// origin with [AllowOrigins]. opts apply to every page:
 // give the first page's query in path rather than with courier.Query, since
 // next links carry their own.
 func Links[T any](s *courier.Session, path string, opts ...courier.RequestOption) Fetcher[T] {
@@ -50,8 +52,8 @@ func LinksOf[T, P any](s *courier.Session, path string, items func(P) []T, opts 
 			return Page[T]{}, fmt.Errorf("paginate: Link rel=\"next\": %w", err)
 		}
 		// Each page stays on the origin of the one before, so all on the
-		// first page's.
-		if !sameOrigin(resp.URL, u) {
+		// first page's, unless the walk allows the next one's.
+		if !sameOrigin(resp.URL, u) && !allowedOrigin(ctx, u) {
 			return Page[T]{}, fmt.Errorf("%w: %s", ErrOtherOrigin, courier.RedactURL(u))
 		}
 		page.Next = u.String()
