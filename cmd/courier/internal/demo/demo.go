@@ -277,27 +277,19 @@ func (t *tour) flaky(ctx context.Context, n int) error {
 func (t *tour) paginate(ctx context.Context, n int) error {
 	var all []item
 	var pages []string
-	// Each page goes through t.do, which times it for the tour's table.
+	links := paginate.Links[item](t.s, "/api/items")
+	// A Fetcher is a plain function, so it wraps: this one times each page
+	// for the tour's table and notes its size.
 	fetch := func(ctx context.Context, cursor string) (paginate.Page[item], error) {
-		path := "/api/items"
-		if cursor != "" {
-			path = cursor
+		start := time.Now()
+		page, err := links(ctx, cursor)
+		t.mu.Lock()
+		t.latencies = append(t.latencies, time.Since(start))
+		t.mu.Unlock()
+		if err == nil {
+			pages = append(pages, fmt.Sprint(len(page.Items)))
 		}
-		var page []item
-		resp, _, err := t.do(ctx, http.MethodGet, path, courier.Into(&page))
-		if err != nil {
-			return paginate.Page[item]{}, err
-		}
-		pages = append(pages, fmt.Sprint(len(page)))
-		next := paginate.LinkTarget(resp.Header.Values("Link"), "next")
-		if next != "" {
-			u, err := resp.URL.Parse(next)
-			if err != nil {
-				return paginate.Page[item]{}, fmt.Errorf("bad Link rel=\"next\" %q: %w", next, err)
-			}
-			next = u.String()
-		}
-		return paginate.Page[item]{Items: page, Next: next}, nil
+		return page, err
 	}
 	for it, err := range paginate.Walk(ctx, fetch, paginate.MaxPages(10)).All() {
 		if err != nil {
