@@ -84,6 +84,22 @@
 // [ExpectStatus] and [AnyStatus] make other statuses a success for one
 // request.
 //
+// # Typed results and errors
+//
+// [GetJSON] and [DoJSON] decode a successful JSON body into a value of the
+// caller's type. [ErrorBody] decodes an error body into the caller's type
+// E, held in StatusError.Decoded; errors.As finds it when *E is an error.
+// Without it an RFC 9457 application/problem+json body is decoded into a
+// [*Problem]:
+//
+//	repo, _, err := courier.GetJSON[Repo](ctx, s, "/repos/octo/hello")
+//	var p *courier.Problem
+//	if errors.As(err, &p) { ... p.Title, p.Detail, p.Extensions ... }
+//
+// Package github.com/courierhttp/courier/paginate walks paginated endpoints
+// (Link headers, cursors, page numbers) a page at a time, each page one
+// request through the session.
+//
 // # Credentials
 //
 // A session's credentials are bound to origins: by default the base URL's

@@ -245,6 +245,9 @@ func (w *Walker[T]) page() (Page[T], error) {
 	return page, nil
 }
 
+// Pages returns how many pages the walk has fetched so far.
+func (w *Walker[T]) Pages() int { return w.pages }
+
 // Checkpoint returns the cursor of the next page not yet fetched, to resume
 // with [From], and "" once the last page was fetched. Items of a page
 // already fetched are not in it: resume after yielding a page in full.
