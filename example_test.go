@@ -24,11 +24,19 @@ func exampleAPI() *httptest.Server {
 	mux.HandleFunc("GET /v1/users/{id}", func(w http.ResponseWriter, r *http.Request) {
 		if r.PathValue("id") != "42" {
 			w.Header().Set("X-Request-Id", "req-7f3a")
-			http.Error(w, `{"error":"no such user"}`, http.StatusNotFound)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"error":"no such user"}`+"\n")
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"id": 42, "name": "Ada", "agent": r.UserAgent()})
+	})
+	mux.HandleFunc("GET /v1/accounts/{id}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, `{"type":"https://example.com/probs/out-of-credit","title":"You do not have enough credit.",`+
+			`"status":403,"detail":"Your current balance is 30, but that costs 50.","balance":30}`)
 	})
 	mux.HandleFunc("POST /v1/users", func(w http.ResponseWriter, r *http.Request) {
 		var in map[string]string
@@ -278,4 +286,58 @@ func ExampleJar() {
 	// signed in with sid
 	// sid true true
 	// signed in with sid
+}
+
+// GetJSON decodes into the caller's type; ErrorBody decodes an error body
+// into another, which errors.As finds.
+func ExampleGetJSON() {
+	api := exampleAPI()
+	defer api.Close()
+	ctx := context.Background()
+
+	type User struct {
+		ID   int    `json:"id"`
+		Name string `json:"name"`
+	}
+	s, _ := courier.New(courier.WithBaseURL(api.URL+"/v1"), courier.ErrorBody[apiErrorBody]())
+	defer s.Close(ctx)
+
+	user, _, err := courier.GetJSON[User](ctx, s, "/users/42")
+	fmt.Println(user, err)
+
+	_, _, err = courier.GetJSON[User](ctx, s, "/users/7")
+	var body *apiErrorBody
+	fmt.Println(errors.As(err, &body), body.Message)
+	// Output:
+	// {42 Ada} <nil>
+	// true no such user
+}
+
+// apiErrorBody is an API's error body, for ExampleGetJSON. As *apiErrorBody
+// is an error, errors.As finds it inside the *courier.StatusError.
+type apiErrorBody struct {
+	Message string `json:"error"`
+}
+
+func (e *apiErrorBody) Error() string { return e.Message }
+
+// An RFC 9457 problem details body is decoded into a *Problem.
+func ExampleProblem() {
+	api := exampleAPI()
+	defer api.Close()
+	ctx := context.Background()
+	s, _ := courier.New(courier.WithBaseURL(api.URL + "/v1"))
+	defer s.Close(ctx)
+
+	_, err := s.Get(ctx, "/accounts/12345")
+	var p *courier.Problem
+	if errors.As(err, &p) {
+		fmt.Println(p.Type)
+		fmt.Println(p)
+		fmt.Println("balance:", string(p.Extensions["balance"]))
+	}
+	// Output:
+	// https://example.com/probs/out-of-credit
+	// problem 403 You do not have enough credit.: Your current balance is 30, but that costs 50.
+	// balance: 30
 }
