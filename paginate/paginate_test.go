@@ -316,6 +316,42 @@ func TestCursor(t *testing.T) {
 	}
 }
 
+// Slack's style: response_metadata.next_cursor. A server that sends a
+// cursor it sent before ends the walk with ErrLoop after that page.
+func TestCursorRepeated(t *testing.T) {
+	t.Parallel()
+	type list struct {
+		Members  []item `json:"members"`
+		Metadata struct {
+			NextCursor string `json:"next_cursor"`
+		} `json:"response_metadata"`
+	}
+	var requests atomic.Int32
+	ts := testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		var l list
+		switch r.URL.Query().Get("cursor") {
+		case "":
+			l.Members, l.Metadata.NextCursor = []item{{1}, {2}}, "dXNlcjoy"
+		case "dXNlcjoy":
+			l.Members, l.Metadata.NextCursor = []item{{3}, {4}}, "dXNlcjo0"
+		case "dXNlcjo0":
+			l.Members, l.Metadata.NextCursor = []item{{5}}, "dXNlcjoy" // back to page 2
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(l)
+	}))
+	s := ts.Session(t, courier.WithBaseURL(ts.URL))
+	next := func(l list) ([]item, string) { return l.Members, l.Metadata.NextCursor }
+	ids, err := collect(t, paginate.Walk(t.Context(), paginate.Cursor(s, "/users.list", "cursor", next)))
+	if !errors.Is(err, paginate.ErrLoop) || !slices.Equal(ids, wantIDs(5)) || requests.Load() != 3 {
+		t.Errorf("walk = %v, %v after %d requests; want items 1 to 5, then ErrLoop, after 3", ids, err, requests.Load())
+	}
+	if strings.Contains(err.Error(), "dXNlcjoy") {
+		t.Errorf("err = %q quotes the cursor", err)
+	}
+}
+
 // Page numbers until an empty page, and offsets.
 func TestPages(t *testing.T) {
 	t.Parallel()
