@@ -3,12 +3,15 @@ package courier
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
 	"sync/atomic"
 	"time"
+
+	"github.com/courierhttp/courier/internal/slots"
 )
 
 // call is one logical request: the state that the top of the path (Do, or
@@ -34,6 +37,8 @@ type call struct {
 	bodyIdle time.Duration
 	idle     atomic.Bool
 	finished atomic.Bool
+	// release gives back the slot a fan-out's gate gave the call, or nil.
+	release func()
 
 	// buffered: the caller gets the body only once it is read in full (Do
 	// without Stream), so the retry loop reads it and retries a body that
@@ -163,7 +168,31 @@ func (c *call) finish() {
 		c.timer.Stop()
 	}
 	c.cancel(errCallDone)
+	if c.release != nil {
+		c.release()
+	}
 	c.s.end()
+}
+
+// acquire waits for the slot a fan-out's gate, carried by the request's
+// context, holds for requests to req's host and route; the call keeps it
+// until it finishes.
+func (c *call) acquire(req *http.Request) error {
+	g := slots.From(c.ctx)
+	if g == nil {
+		return nil
+	}
+	start := time.Now()
+	release, err := g.Acquire(c.ctx, req.URL)
+	if err != nil {
+		cause := c.failure()
+		if cause == nil {
+			cause = err
+		}
+		return fmt.Errorf("%w: waited %v for a slot to %s: %w", ErrNoSlot, time.Since(start).Round(time.Millisecond), req.URL.Host, cause)
+	}
+	c.release = release
+	return nil
 }
 
 // failure returns why the call's context ended before the call finished,
@@ -231,6 +260,10 @@ func (c *call) gotConn(info httptrace.GotConnInfo) {
 // response's body unless the retry loop read it already. On error the call
 // is finished.
 func (c *call) exchange(req *http.Request) (*http.Response, error) {
+	if err := c.acquire(req); err != nil {
+		c.finish()
+		return nil, err
+	}
 	decode := true
 	if v, ok := req.Header["Accept-Encoding"]; ok {
 		decode = false

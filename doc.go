@@ -69,7 +69,7 @@
 // [ErrCanceled], [ErrTimeout], [ErrConnectTimeout], [ErrDNS], [ErrConnect],
 // [ErrTLS], [ErrConnLost], [ErrBodyTooLarge], [ErrDecode],
 // [ErrTooManyRedirects], [ErrBodyNotReplayable], [ErrCircuitOpen],
-// [ErrRateLimited], [ErrRefused], [ErrOther]. Why retrying stopped is its own field, Stop:
+// [ErrRateLimited], [ErrRefused], [ErrNoSlot], [ErrOther]. Why retrying stopped is its own field, Stop:
 // [ErrRetryBudget], [ErrRetryAfterTooLong], [ErrRetryDeadline],
 // [ErrMaybeApplied], and also [ErrBodyNotReplayable] and [ErrCircuitOpen].
 // The standard cause stays in the chain: errors.Is(err,

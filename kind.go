@@ -83,6 +83,11 @@ const (
 	// refused this request, and would refuse it again, so it is never
 	// retried. The error's text gives the code.
 	ErrRefused
+	// ErrNoSlot: the request waited for a concurrency slot (the limits of
+	// a fan-out, package github.com/courierhttp/courier/fanout) until its
+	// context ended, and was never sent. The context's error (a deadline,
+	// a cancel) is in the chain too.
+	ErrNoSlot
 
 	// ErrRetryBudget (a Stop): the host's retry budget was empty, so a
 	// failure that could have been retried was returned at once. Retries
@@ -126,6 +131,7 @@ var kindNames = [kindCount]string{
 	ErrCircuitOpen:       "circuit open",
 	ErrRateLimited:       "rate limit wait exceeds the deadline",
 	ErrRefused:           "refused by the server",
+	ErrNoSlot:            "no slot before the deadline",
 	ErrRetryBudget:       "retry budget exhausted",
 	ErrRetryAfterTooLong: "Retry-After beyond the limit",
 	ErrRetryDeadline:     "no time left for another attempt",
