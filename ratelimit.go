@@ -57,14 +57,20 @@ const maxPace = 24 * time.Hour
 // exhaustedFor returns how long until a host whose response carried h has
 // requests left again, and whether h says it has none now.
 func exhaustedFor(h http.Header, now time.Time) (time.Duration, bool) {
-	if v := h.Get("RateLimit"); v != "" {
+	// The names are written canonical, so that Get does not copy them
+	// on every response.
+	if v := h.Get("Ratelimit"); v != "" {
 		if d, ok := structuredRateLimit(v); ok {
 			return d, d > 0
 		}
 	}
-	for _, p := range [][2]string{{"RateLimit-Remaining", "RateLimit-Reset"}, {"X-RateLimit-Remaining", "X-RateLimit-Reset"}} {
-		remaining, reset := h.Get(p[0]), h.Get(p[1])
-		if remaining == "" || reset == "" {
+	for _, p := range [...][2]string{{"Ratelimit-Remaining", "Ratelimit-Reset"}, {"X-Ratelimit-Remaining", "X-Ratelimit-Reset"}} {
+		remaining := h.Get(p[0])
+		if remaining == "" {
+			continue
+		}
+		reset := h.Get(p[1])
+		if reset == "" {
 			continue
 		}
 		r, err := strconv.ParseInt(strings.TrimSpace(remaining), 10, 64)

@@ -30,38 +30,40 @@ func linkIn(v, rel string) string {
 			return ""
 		}
 		target := v[1:end]
-		params, rest := linkParams(v[end+1:])
-		if hasRel(params["rel"], rel) {
+		rels, rest := relParam(v[end+1:])
+		if hasRel(rels, rel) {
 			return strings.TrimSpace(target)
 		}
 		v = rest
 	}
 }
 
-// linkParams reads the ";name=value" parameters of one link, and returns
-// them and what follows the link.
-func linkParams(s string) (map[string]string, string) {
-	params := map[string]string{}
+// relParam reads the ";name=value" parameters of one link, and returns
+// the value of its first rel parameter (a later one does not count) and
+// what follows the link.
+func relParam(s string) (string, string) {
+	var rels string
+	seen := false
 	for {
 		s = strings.TrimLeft(s, " \t")
 		if !strings.HasPrefix(s, ";") {
-			return params, s
+			return rels, s
 		}
 		s = strings.TrimLeft(s[1:], " \t")
 		i := strings.IndexAny(s, "=;,")
 		if i < 0 {
-			return params, ""
+			return rels, ""
 		}
-		name := strings.ToLower(strings.TrimSpace(s[:i]))
+		isRel := strings.EqualFold(strings.TrimSpace(s[:i]), "rel")
 		if s[i] != '=' {
-			params[name] = ""
+			seen = seen || isRel // a rel without a value: no relations
 			s = s[i:]
 			continue
 		}
 		var value string
 		value, s = paramValue(strings.TrimLeft(s[i+1:], " \t"))
-		if _, seen := params[name]; !seen { // the first occurrence counts
-			params[name] = value
+		if isRel && !seen {
+			rels, seen = value, true
 		}
 	}
 }
@@ -74,6 +76,10 @@ func paramValue(s string) (string, string) {
 			return s, ""
 		}
 		return s[:i], s[i:]
+	}
+	// Without escapes the value is a part of s, copied from nothing.
+	if end := strings.IndexAny(s[1:], `"\\`); end >= 0 && s[1+end] == '"' {
+		return s[1 : 1+end], s[2+end:]
 	}
 	var b strings.Builder
 	for i := 1; i < len(s); i++ {
@@ -94,7 +100,7 @@ func paramValue(s string) (string, string) {
 
 // hasRel reports whether a rel parameter's space-separated list holds rel.
 func hasRel(list, rel string) bool {
-	for _, r := range strings.Fields(list) {
+	for r := range strings.FieldsSeq(list) {
 		if strings.EqualFold(r, rel) {
 			return true
 		}
