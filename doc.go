@@ -203,6 +203,21 @@
 // every attempt ([WithMiddleware]). Both must clone a request before
 // changing it, and must return responses, never turn them into errors.
 //
+// # Connections
+//
+// A session keeps one pool of connections, and a gate in front of its
+// dialer keeps a burst from opening more than it needs. To an https host
+// that may speak HTTP/2, the first dial goes alone and the requests that
+// arrive meanwhile wait for it; once the host speaks HTTP/2, one dial at a
+// time opens a new connection, when the ones open are full (or gone, after
+// a GOAWAY), and the requests that waited for it use it. Over HTTP/1.1, a
+// dial gives way to a connection on its way back to the pool, so that C
+// callers open C connections. A request whose body cannot be sent again
+// is never held for another's dial.
+//
+// Package github.com/courierhttp/courier/fanout runs many requests at once
+// through a session, within limits overall, per host and per route.
+//
 // # Closing
 //
 // [Session.Close] makes new requests fail with [ErrClosed], waits for those in

@@ -16,3 +16,15 @@ var ParseRetryAfter = parseRetryAfter
 
 // ExhaustedFor is exhaustedFor, for its fuzz test.
 var ExhaustedFor = exhaustedFor
+
+// GateAddrs returns how many addresses the connection gate of s holds
+// state for (-1: s has no gate, its transport being another).
+func GateAddrs(s *Session) int {
+	g, ok := s.base.(gatedTransport)
+	if !ok {
+		return -1
+	}
+	g.gate.mu.Lock()
+	defer g.gate.mu.Unlock()
+	return len(g.gate.addrs)
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -22,8 +23,9 @@ import (
 // carries its own dial and handshake times (dialedConn), which the call
 // that gets it reads from httptrace's GotConn: nothing of a request travels
 // down to the dialer.
-func newTransport(c *config, stats *counters) *http.Transport {
+func newTransport(c *config, stats *counters) http.RoundTripper {
 	d := dialer{
+		gate:  newConnGate(),
 		net:   &net.Dialer{Timeout: off(c.timeouts.Dial), KeepAlive: 30 * time.Second},
 		stats: stats,
 		tls:   clientTLSConfig(c),
@@ -36,8 +38,8 @@ func newTransport(c *config, stats *counters) *http.Transport {
 	}
 	t := &http.Transport{
 		Proxy:                  proxy,
-		DialContext:            d.dial,
-		DialTLSContext:         d.dialTLS,
+		DialContext:            d.dialPlain,
+		DialTLSContext:         d.dialTLSGated,
 		TLSClientConfig:        d.tls,
 		TLSHandshakeTimeout:    off(c.timeouts.TLSHandshake),
 		ResponseHeaderTimeout:  off(c.timeouts.ResponseHeader),
@@ -56,7 +58,7 @@ func newTransport(c *config, stats *counters) *http.Transport {
 		// A non-nil empty map turns HTTP/2 off (net/http documents this).
 		t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
-	return t
+	return gatedTransport{t: t, gate: d.gate}
 }
 
 // maxResponseHeaderBytes caps the size of response headers.
@@ -84,6 +86,7 @@ func clientTLSConfig(c *config) *tls.Config {
 
 // dialer makes the session's connections.
 type dialer struct {
+	gate      *connGate
 	net       *net.Dialer
 	stats     *counters
 	tls       *tls.Config
@@ -146,6 +149,17 @@ type connTimes struct{ connect, tls time.Duration }
 type dialedConn struct {
 	net.Conn
 	times connTimes
+	// onClose, when set, is called once, at the first Close.
+	onClose func()
+	closed  sync.Once
+}
+
+// Close closes the connection, and tells onClose.
+func (c *dialedConn) Close() error {
+	if c.onClose != nil {
+		c.closed.Do(c.onClose)
+	}
+	return c.Conn.Close()
 }
 
 // ReadFrom keeps the TCP connection's fast path (sendfile, splice) for
