@@ -1,13 +1,16 @@
 // Command bench compares courier with its peers: net/http (Go's default
 // transport, and tuned), resty v3 and v2, go-retryablehttp, fasthttp, and for
 // retries failsafe-go. It measures requests/s, latency, allocations and
-// bytes per request, new connections, a streamed download's peak heap, and
-// attempts per logical request against a failing server. The server runs
+// bytes per request, new connections, a streamed download's peak heap,
+// attempts per logical request against a failing server, and the
+// connections a fresh client opens for a burst of requests over TLS
+// (HTTP/2 offered, and HTTP/1.1 alone). The server runs
 // in a process of its own (this binary, started again), so that every
 // figure taken in this process is the client's alone.
 //
-//	go run .                 # full mode, about eight minutes: the README's table
-//	go run . -quick          # under a minute, with a 64 MiB download
+//	go run .                 # full mode, about eleven minutes: the README's tables
+//	go run . -quick          # under a minute, with a 64 MiB download and no cold bursts
+//	go run . -only coldburst # the cold bursts alone (about 20 s a run)
 //	go run . -json           # JSON instead of markdown
 //	go run . -chart rps.png  # also draw requests/s by concurrency
 //	go run . -from r.json    # render a report saved with -json again
@@ -52,6 +55,7 @@ const (
 	sectionRequests   = "requests"
 	sectionDownload   = "download"
 	sectionResilience = "resilience"
+	sectionColdBurst  = "coldburst"
 )
 
 // run parses the command line, starts the server, measures, and writes the
@@ -66,7 +70,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		runs       = fs.Int("runs", 0, "measure each figure this many times (default: 3 quick, 5 full)")
 		clients    = fs.String("clients", "", "comma-separated `names` of the clients to measure (default all)")
 		wls        = fs.String("workloads", "", "comma-separated `IDs` of the request workloads to run, such as get-json-c64 (default all)")
-		only       = fs.String("only", "", "comma-separated `sections` to run: requests, download, resilience (default all)")
+		only       = fs.String("only", "", "comma-separated `sections` to run: requests, download, resilience, coldburst (default all; all but coldburst with -quick)")
 		from       = fs.String("from", "", "measure nothing: write the report saved with -json in `file` (as markdown, or JSON, and the chart)")
 		cpuprofile = fs.String("cpuprofile", "", "write a CPU profile of the client process to `file`")
 		memprofile = fs.String("memprofile", "", "write an allocation profile of the client process to `file`")
@@ -86,11 +90,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	cfg.Clients = splitList(*clients)
 	cfg.Workloads = splitList(*wls)
-	sections := splitList(*only)
-	for _, s := range sections {
-		if s != sectionRequests && s != sectionDownload && s != sectionResilience {
-			return fmt.Errorf("-only: unknown section %q", s)
-		}
+	sections, err := parseSections(*only, *quick)
+	if err != nil {
+		return err
 	}
 	if *memprofile != "" {
 		runtime.MemProfileRate = 4096
@@ -160,6 +162,23 @@ func writeHeapProfile(file string) error {
 	return f.Close()
 }
 
+// parseSections reads -only: the sections named, or none for all; but a
+// quick run leaves the cold bursts out unless -only names them, since
+// they take about 25 s a run on two cores (thousands of TLS handshakes).
+func parseSections(only string, quick bool) ([]string, error) {
+	all := []string{sectionRequests, sectionDownload, sectionResilience, sectionColdBurst}
+	sections := splitList(only)
+	for _, s := range sections {
+		if !slices.Contains(all, s) {
+			return nil, fmt.Errorf("-only: unknown section %q", s)
+		}
+	}
+	if len(sections) == 0 && quick {
+		sections = slices.DeleteFunc(all, func(s string) bool { return s == sectionColdBurst })
+	}
+	return sections, nil
+}
+
 // splitList splits a comma-separated flag value, dropping empty items.
 func splitList(s string) []string {
 	var out []string
@@ -192,7 +211,7 @@ func Run(ctx context.Context, cfg Config, srv *Server, sections []string, progre
 	}
 	want := func(s string) bool { return len(sections) == 0 || slices.Contains(sections, s) }
 	cons := keep(contenders(), cfg.Clients)
-	if len(cons) == 0 && (want(sectionRequests) || want(sectionDownload)) {
+	if len(cons) == 0 && (want(sectionRequests) || want(sectionDownload) || want(sectionColdBurst)) {
 		return nil, fmt.Errorf("no client named %q", cfg.Clients)
 	}
 	logf := func(format string, args ...any) { fmt.Fprintf(progress, format+"\n", args...) }
@@ -274,6 +293,51 @@ func Run(ctx context.Context, cfg Config, srv *Server, sections []string, progre
 			for _, c := range rcons {
 				ss := got[key(c.Name, rate)]
 				rep.Resilience = append(rep.Resilience, ResilienceResult{Client: c.Name, FailureRate: rate, Median: medianRetry(ss), Samples: ss})
+			}
+		}
+	}
+	if bs := bursts(cfg); want(sectionColdBurst) && len(bs) > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ms, err := srv.H2MaxConcurrentStreams(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rep.H2MaxConcurrentStreams = ms
+		logf("cold burst: the server allows %d concurrent streams per HTTP/2 connection", ms)
+		got := map[[2]string][]BurstSample{}
+		for r := range cfg.Runs {
+			for _, b := range bs {
+				for _, c := range order(cons, r) {
+					if b.H2 && !hasHTTP2(c.Name) {
+						continue
+					}
+					if err := ctx.Err(); err != nil {
+						return nil, err
+					}
+					s, err := measureColdBurst(ctx, srv, c, b)
+					if err != nil {
+						return nil, fmt.Errorf("cold burst %s, %s: %w", b.Label, c.Name, err)
+					}
+					logf("run %d/%d  %-37s %-16s %5d new conns (%d used, %d h2 + %d http/1.1 requests)  last response %7s  %d errors (server: %d)",
+						r+1, cfg.Runs, b.Label, c.Name, s.NewConns, s.UsedConns, s.H2Requests, s.H1Requests, fmtDuration(s.Elapsed), s.Errors, s.ServerErrors)
+					k := [2]string{b.ID, c.Name}
+					got[k] = append(got[k], s)
+				}
+			}
+		}
+		for _, b := range bs {
+			for _, c := range cons {
+				ss, ok := got[[2]string{b.ID, c.Name}]
+				if !ok {
+					continue
+				}
+				rep.ColdBurst = append(rep.ColdBurst, ColdBurstResult{
+					Burst: b.ID, Label: b.Label, H2Offered: b.H2, Callers: b.Callers, Requests: b.Requests,
+					Client: c.Name, IdealConns: idealConns(b, ms), Protocol: protocolOf(ss),
+					Median: medianBurst(ss), Samples: ss,
+				})
 			}
 		}
 	}

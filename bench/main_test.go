@@ -91,10 +91,36 @@ func TestServerStartsAndStops(t *testing.T) {
 	if resp.Proto != "HTTP/1.1" || resp.TLS == nil || resp.TLS.NegotiatedProtocol != "http/1.1" {
 		t.Errorf("GET over TLS: %s, TLS %v; want HTTP/1.1 agreed by ALPN", resp.Proto, resp.TLS)
 	}
-	if got, want := stats(t, srv), (ServerStats{Conns: 2, TLSRequests: 1, TLS13: 1, ALPN: 1, OfferedH2: 1}); got != want {
+	h1 := ListenerStats{Conns: 1, Used: 1, Handshakes: 1, OfferedH2: 1, ALPNHTTP11: 1, H1Requests: 1}
+	if got, want := stats(t, srv), (ServerStats{Conns: 2, TLSRequests: 1, TLS13: 1, ALPN: 1, OfferedH2: 1, H1: h1}); got != want {
 		t.Errorf("Stats() after a GET over TLS = %+v, want %+v", got, want)
 	}
 	tr.CloseIdleConnections()
+
+	// The listener of the cold bursts offers h2 too, and the same client
+	// takes it; its counters are its own.
+	resp, err = (&http.Client{Transport: tr}).Get(srv.H2URL + pathJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Proto != "HTTP/2.0" || resp.TLS == nil || resp.TLS.NegotiatedProtocol != "h2" {
+		t.Errorf("GET over TLS, h2 offered: %s, TLS %v; want HTTP/2.0 agreed by ALPN", resp.Proto, resp.TLS)
+	}
+	h2 := ListenerStats{Conns: 1, Used: 1, Handshakes: 1, OfferedH2: 1, ALPNH2: 1, H2Requests: 1}
+	if got, want := stats(t, srv), (ServerStats{Conns: 3, TLSRequests: 1, TLS13: 1, ALPN: 1, OfferedH2: 1, H1: h1, H2: h2}); got != want {
+		t.Errorf("Stats() after a GET with h2 offered = %+v, want %+v", got, want)
+	}
+	tr.CloseIdleConnections()
+	// It announces the limit on streams it was given; reading it takes
+	// a connection (and a handshake agreeing on h2) that carries no request.
+	if got, err := srv.H2MaxConcurrentStreams(t.Context()); err != nil || got != h2MaxConcurrentStreams {
+		t.Errorf("H2MaxConcurrentStreams() = %d, %v; want %d, nil", got, err, h2MaxConcurrentStreams)
+	}
+	h2 = ListenerStats{Conns: 2, Used: 1, Handshakes: 2, OfferedH2: 2, ALPNH2: 2, H2Requests: 1}
+	if got := stats(t, srv).H2; got != h2 {
+		t.Errorf("h2 listener's stats after H2MaxConcurrentStreams = %+v, want %+v", got, h2)
+	}
 
 	if err := srv.Stop(); err != nil {
 		t.Fatalf("Stop() = %v, want nil", err)
@@ -424,6 +450,108 @@ func TestCourierBudgetSteadyState(t *testing.T) {
 	}
 }
 
+// TestColdBurst sends every cold burst, in miniature, with every client,
+// and checks what the server counted: every request served, over h2 when
+// it was offered (fasthttp, which has no HTTP/2, is left out of that one)
+// and over HTTP/1.1 otherwise, on at least one new connection, each
+// handshake agreeing on the protocol by ALPN (fasthttp offers none). It
+// asserts no timing, and no connection count beyond what is sane: with
+// h2 offered the clients built on net/http dial before they know the
+// protocol, so they may open more connections than they need.
+func TestColdBurst(t *testing.T) {
+	srv := startServer(t)
+	cfg := Config{ColdBurst: 50, ColdCallers: 8, ColdRequests: 200}
+	bs := bursts(cfg)
+	var ids []string
+	for _, b := range bs {
+		ids = append(ids, b.ID)
+	}
+	if want := []string{"h2-c50", "http11-c50", "http11-c8-n200"}; !slices.Equal(ids, want) {
+		t.Fatalf("bursts = %v, want %v", ids, want)
+	}
+	for _, con := range contenders() {
+		for _, b := range bs {
+			if b.H2 && !hasHTTP2(con.Name) {
+				continue
+			}
+			t.Run(con.Name+"/"+b.ID, func(t *testing.T) {
+				s, err := measureColdBurst(t.Context(), srv, con, b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.Requests != int64(b.Requests) || s.Errors != 0 {
+					t.Errorf("Requests, Errors = %d, %d (%s); want %d, 0", s.Requests, s.Errors, s.Error, b.Requests)
+				}
+				h2, h1 := s.H2Requests, s.H1Requests
+				if !b.H2 {
+					h2, h1 = h1, h2
+				}
+				if h2 != int64(b.Requests) || h1 != 0 {
+					t.Errorf("server served %d requests over h2 and %d over HTTP/1.1, want all %d over the protocol offered (h2 offered: %v)",
+						s.H2Requests, s.H1Requests, b.Requests, b.H2)
+				}
+				if s.NewConns < 1 || s.UsedConns < 1 || s.UsedConns > s.NewConns || s.UsedConns > int64(b.Requests) {
+					t.Errorf("NewConns, UsedConns = %d, %d; want 1 <= used <= new, and used <= %d requests", s.NewConns, s.UsedConns, b.Requests)
+				}
+				// Over HTTP/1.1, each request dials once at most.
+				if !b.H2 && s.NewConns > int64(b.Requests) {
+					t.Errorf("NewConns = %d over HTTP/1.1 for %d requests, want at most one each", s.NewConns, b.Requests)
+				}
+				alpn, other := s.ALPNH2, s.ALPNHTTP11
+				if !b.H2 {
+					alpn, other = other, alpn
+				}
+				if con.Name == nameFasthttp {
+					alpn = s.Handshakes - alpn // it offers no protocol, so none is agreed
+				}
+				if s.Handshakes < s.UsedConns || s.Handshakes > s.NewConns || alpn != s.Handshakes || other != 0 {
+					t.Errorf("Handshakes, ALPN h2, ALPN http/1.1 = %d, %d, %d; want all agreeing on the protocol offered, between %d used and %d new connections",
+						s.Handshakes, s.ALPNH2, s.ALPNHTTP11, s.UsedConns, s.NewConns)
+				}
+				if s.Elapsed <= 0 {
+					t.Errorf("Elapsed = %v, want > 0", s.Elapsed)
+				}
+				t.Logf("%d new connections, %d used, %d handshakes; %d server errors %s", s.NewConns, s.UsedConns, s.Handshakes, s.ServerErrors, s.ServerError)
+			})
+		}
+	}
+}
+
+func TestIdealConns(t *testing.T) {
+	for _, tc := range []struct {
+		b          Burst
+		maxStreams uint32
+		want       int64
+	}{
+		{Burst{H2: true, Callers: 1000, Requests: 1000}, 250, 4},
+		{Burst{H2: true, Callers: 1001, Requests: 1001}, 250, 5},
+		{Burst{H2: true, Callers: 50, Requests: 50}, 250, 1},
+		{Burst{H2: true, Callers: 50, Requests: 50}, 0, 1}, // no limit
+		{Burst{Callers: 1000, Requests: 1000}, 250, 1000},
+		{Burst{Callers: 32, Requests: 4000}, 250, 32},
+	} {
+		if got := idealConns(tc.b, tc.maxStreams); got != tc.want {
+			t.Errorf("idealConns(%+v, %d) = %d, want %d", tc.b, tc.maxStreams, got, tc.want)
+		}
+	}
+}
+
+func TestProtocolOf(t *testing.T) {
+	for _, tc := range []struct {
+		ss   []BurstSample
+		want string
+	}{
+		{[]BurstSample{{H2Requests: 10}, {H2Requests: 10}}, "h2"},
+		{[]BurstSample{{H1Requests: 10}}, "http/1.1"},
+		{[]BurstSample{{H2Requests: 9, H1Requests: 1}, {H2Requests: 10}}, "h2 (95%) + http/1.1"},
+		{nil, "none"},
+	} {
+		if got := protocolOf(tc.ss); got != tc.want {
+			t.Errorf("protocolOf(%+v) = %q, want %q", tc.ss, got, tc.want)
+		}
+	}
+}
+
 // TestRun runs the whole benchmark in miniature and checks both outputs.
 func TestRun(t *testing.T) {
 	srv := startServer(t)
@@ -431,14 +559,15 @@ func TestRun(t *testing.T) {
 		Mode: "test", Runs: 2, Warmup: 10 * time.Millisecond, Measure: 30 * time.Millisecond,
 		Concurrency: []int{1, 4}, TLSConcurrency: 4, LargeBytes: 64 << 10, LargeConcurrency: 2, PostConcurrency: 2,
 		DownloadBytes: 1 << 20, RetryRequests: 10, RetryConcurrency: 2, FailureRates: []float64{0, 0.5},
-		Clients: []string{nameCourier, nameStdTuned, nameRestyV3},
+		ColdBurst: 20, ColdCallers: 4, ColdRequests: 40,
+		Clients: []string{nameCourier, nameStdTuned, nameRestyV3, nameFasthttp},
 	}
 	var progress bytes.Buffer
 	rep, err := Run(t.Context(), cfg, srv, nil, &progress)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := len(rep.Throughput), 5*3; got != want {
+	if got, want := len(rep.Throughput), 5*4; got != want {
 		t.Errorf("%d throughput results, want %d", got, want)
 	}
 	for _, r := range rep.Throughput {
@@ -449,11 +578,24 @@ func TestRun(t *testing.T) {
 			t.Errorf("%s: tuned net/http RPSRatio = %v, want 1", r.Label, r.RPSRatio)
 		}
 	}
-	if got, want := len(rep.Download), 3; got != want {
+	if got, want := len(rep.Download), 4; got != want {
 		t.Errorf("%d download results, want %d", got, want)
 	}
 	if got, want := len(rep.Resilience), 2*3; got != want { // courier, resty-v3, nethttp-tuned
 		t.Errorf("%d resilience results, want %d", got, want)
+	}
+	// Three bursts for each client, but fasthttp, which has no HTTP/2,
+	// skips the one with h2 offered.
+	if got, want := len(rep.ColdBurst), 3*4-1; got != want {
+		t.Errorf("%d cold-burst results, want %d", got, want)
+	}
+	for _, x := range rep.ColdBurst {
+		if len(x.Samples) != cfg.Runs || x.Median.NewConns <= 0 || x.Median.Errors != 0 || x.Median.Elapsed <= 0 {
+			t.Errorf("cold burst %s, %s: %d samples, median %+v", x.Label, x.Client, len(x.Samples), x.Median)
+		}
+	}
+	if rep.H2MaxConcurrentStreams != h2MaxConcurrentStreams {
+		t.Errorf("H2MaxConcurrentStreams = %d, want %d", rep.H2MaxConcurrentStreams, h2MaxConcurrentStreams)
 	}
 	if len(rep.Targets) == 0 {
 		t.Error("no targets checked")
@@ -466,7 +608,8 @@ func TestRun(t *testing.T) {
 	if err := rep.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| GET JSON, c=4 | courier |", "| GET JSON, c=4, TLS | courier |", "### Streamed download of 1MiB", "| resty-v3 | 50% |", "### Targets"} {
+	for _, want := range []string{"| GET JSON, c=4 | courier |", "| GET JSON, c=4, TLS | courier |", "### Streamed download of 1MiB", "| resty-v3 | 50% |",
+		"| h2 offered, 20 at once | courier | h2 |", "| HTTP/1.1 only, 20 at once | fasthttp | http/1.1 |", "| HTTP/1.1 only, 4 callers, 40 GETs | resty-v3 | http/1.1 |", "### Targets"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}
@@ -508,6 +651,14 @@ func syntheticReport() *Report {
 		},
 		Download:   []DownloadResult{{Client: nameCourier, Median: DownloadSample{PeakHeapGrowth: 1 << 20}}},
 		Resilience: []ResilienceResult{{Client: nameCourier, FailureRate: 1, Median: RetrySample{PerRequest: 1.05, PerRequestLastHalf: 1}}},
+		ColdBurst: []ColdBurstResult{
+			{Burst: "h2-c1000", Label: "h2 offered, 1,000 at once", H2Offered: true, Callers: 1000, Requests: 1000, Client: nameCourier,
+				IdealConns: 4, Protocol: "h2", Median: BurstSample{Requests: 1000, NewConns: 271, UsedConns: 7, Elapsed: 341 * time.Millisecond}},
+			{Burst: "http11-c1000", Label: "HTTP/1.1 only, 1,000 at once", Callers: 1000, Requests: 1000, Client: nameFasthttp,
+				IdealConns: 1000, Protocol: "http/1.1", Median: BurstSample{Requests: 1000, NewConns: 512, UsedConns: 512, Errors: 488,
+					Elapsed: 369 * time.Millisecond, Error: "no free connections", ServerErrors: 2, ServerError: "TLS handshake error"}},
+		},
+		H2MaxConcurrentStreams: 250,
 	}
 	r.addRatios()
 	r.Targets = r.checkTargets()
@@ -576,6 +727,11 @@ func TestWriteMarkdown(t *testing.T) {
 		"| GET JSON, c=64, TLS | courier | 8,000 | 0.80× |",
 		"| req/s ≥ 1.5 × resty-v3, GET JSON, c=64, TLS | 8.00× (8,000 vs 1,000 req/s) | pass |",
 		"6 of 11 targets met.",
+		"allows 250 concurrent streams per HTTP/2 connection",
+		"| h2 offered, 1,000 at once | courier | h2 | 271 | 7 | 4 | 341ms | 0 |",
+		"| HTTP/1.1 only, 1,000 at once | fasthttp | http/1.1 | 512 | 512 | ≤ 1,000 | 369ms | 488 |",
+		`fasthttp, HTTP/1.1 only, 1,000 at once: "no free connections"`,
+		`fasthttp, HTTP/1.1 only, 1,000 at once: 2 ("TLS handshake error")`,
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
@@ -656,6 +812,27 @@ func TestMedian(t *testing.T) {
 	}
 	if got := median([]time.Duration(nil)); got != 0 {
 		t.Errorf("median() = %v, want 0", got)
+	}
+}
+
+func TestParseSections(t *testing.T) {
+	for _, tc := range []struct {
+		only  string
+		quick bool
+		want  []string
+	}{
+		{"", false, nil}, // all
+		{"", true, []string{sectionRequests, sectionDownload, sectionResilience}},
+		{"coldburst", true, []string{sectionColdBurst}},
+		{"download, coldburst", false, []string{sectionDownload, sectionColdBurst}},
+	} {
+		got, err := parseSections(tc.only, tc.quick)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("parseSections(%q, %v) = %q, %v; want %q, nil", tc.only, tc.quick, got, err, tc.want)
+		}
+	}
+	if _, err := parseSections("requests,bursts", false); err == nil {
+		t.Error("parseSections with an unknown section = nil error, want one")
 	}
 }
 

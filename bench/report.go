@@ -20,7 +20,12 @@ type Report struct {
 	Throughput []ThroughputResult `json:"throughput"`
 	Download   []DownloadResult   `json:"download"`
 	Resilience []ResilienceResult `json:"resilience"`
-	Targets    []Target           `json:"targets"`
+	// ColdBurst holds the cold-burst section's results, and
+	// H2MaxConcurrentStreams the limit on concurrent streams per HTTP/2
+	// connection the server announced in its SETTINGS frame.
+	ColdBurst              []ColdBurstResult `json:"cold_burst"`
+	H2MaxConcurrentStreams uint32            `json:"h2_max_concurrent_streams,omitempty"`
+	Targets                []Target          `json:"targets"`
 }
 
 // Machine describes where the run happened.
@@ -64,6 +69,26 @@ type ResilienceResult struct {
 	FailureRate float64       `json:"failure_rate"`
 	Median      RetrySample   `json:"median"`
 	Samples     []RetrySample `json:"samples"`
+}
+
+// ColdBurstResult is one client on one cold burst (named by the Burst's ID
+// and Label, with its callers and requests).
+type ColdBurstResult struct {
+	Burst     string `json:"burst"`
+	Label     string `json:"label"`
+	H2Offered bool   `json:"h2_offered"`
+	Callers   int    `json:"callers"`
+	Requests  int    `json:"requests"`
+	Client    string `json:"client"`
+	// IdealConns is the fewest connections the burst needs: ⌈callers /
+	// the server's streams per connection⌉ with h2 offered, one per
+	// caller over HTTP/1.1 (there, the most a client should open).
+	IdealConns int64 `json:"ideal_conns"`
+	// Protocol names what the server served the requests over, in all
+	// the runs: "h2", "http/1.1", or both with h2's share.
+	Protocol string        `json:"protocol"`
+	Median   BurstSample   `json:"median"`
+	Samples  []BurstSample `json:"samples"`
 }
 
 // Target is one of the issue's goals for courier, checked against the
@@ -315,6 +340,41 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		for _, x := range r.Resilience {
 			p("| %s | %s | %.2f | %.2f | %s | %d |\n", x.Client, fmtPercent(x.FailureRate),
 				x.Median.PerRequest, x.Median.PerRequestLastHalf, fmtPercent(x.Median.Succeeded), x.Median.NewConns)
+		}
+	}
+
+	if len(r.ColdBurst) > 0 {
+		p("\n### Cold burst over TLS: a fresh client, all callers released at once\n\n")
+		p("Each measurement makes a fresh client that trusts the server's certificate (nothing else set: every client but\n")
+		p("fasthttp offers h2 by ALPN), holds its callers at a barrier, releases them together and waits for the last response;\n")
+		p("the server counts the connections it accepted for the burst and the protocol of each request. ")
+		p("One listener offers h2 and http/1.1 and allows %d concurrent streams per HTTP/2 connection (read from its SETTINGS frame), ", r.H2MaxConcurrentStreams)
+		p("the other HTTP/1.1 alone. ")
+		p("Ideal: with h2, ⌈callers / %d⌉ connections; over HTTP/1.1, at most one per caller. ", r.H2MaxConcurrentStreams)
+		p("fasthttp has no HTTP/2 and is measured over HTTP/1.1 only.\n\n")
+		p("| burst | client | protocol | new conns | conns used | ideal | time to last response | errors |\n")
+		p("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
+		var errs, serverErrs []string
+		for _, x := range r.ColdBurst {
+			m := x.Median
+			ideal := strconv.FormatInt(x.IdealConns, 10)
+			if !x.H2Offered {
+				ideal = "≤ " + fmtCount(float64(x.IdealConns))
+			}
+			p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", x.Label, x.Client, x.Protocol,
+				fmtCount(float64(m.NewConns)), fmtCount(float64(m.UsedConns)), ideal, fmtDuration(m.Elapsed), fmtCount(float64(m.Errors)))
+			if m.Error != "" {
+				errs = append(errs, fmt.Sprintf("%s, %s: %q", x.Client, x.Label, m.Error))
+			}
+			if m.ServerErrors > 0 {
+				serverErrs = append(serverErrs, fmt.Sprintf("%s, %s: %d (%q)", x.Client, x.Label, m.ServerErrors, m.ServerError))
+			}
+		}
+		if len(errs) > 0 {
+			p("\nErrors (one per client and burst): %s.\n", strings.Join(errs, "; "))
+		}
+		if len(serverErrs) > 0 {
+			p("\nErrors the server logged (median per burst, and one of them): %s.\n", strings.Join(serverErrs, "; "))
 		}
 	}
 

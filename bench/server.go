@@ -10,11 +10,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"math/big"
 	"math/rand/v2"
 	"net"
@@ -56,12 +58,18 @@ const (
 	chunkBytes = 256 << 10 // what /bytes writes at a time
 )
 
+// h2MaxConcurrentStreams is the most streams the listener that offers
+// HTTP/2 lets a client have open at once on one connection (Go's default,
+// set explicitly). The benchmark reads the figure it reports from the
+// server's SETTINGS frame (Server.H2MaxConcurrentStreams), not from here.
+const h2MaxConcurrentStreams = 250
+
 // ServerStats are the server's counters, read over its control listener.
 type ServerStats struct {
-	// Conns counts the connections the data listeners, plain and TLS,
-	// accepted (http.StateNew), since the server started. Over TLS each
-	// is also a full handshake: no client here keeps TLS sessions to
-	// resume (tls.Config.ClientSessionCache).
+	// Conns counts the connections the data listeners, plain and both
+	// TLS ones, accepted (http.StateNew), since the server started. Over
+	// TLS each is also a full handshake: no client here keeps TLS
+	// sessions to resume (tls.Config.ClientSessionCache).
 	Conns int64 `json:"conns"`
 	// Attempts counts the requests to /flaky, each attempt of a
 	// logical request included.
@@ -77,21 +85,138 @@ type ServerStats struct {
 	// OfferedH2 counts the TLS handshakes in which the client offered
 	// HTTP/2 ("h2") by ALPN, which the server declines.
 	OfferedH2 int64 `json:"offered_h2"`
+	// H1 counts, once more and per connection, what the HTTP/1.1-only
+	// TLS listener (Server.TLSURL) saw; H2 the same for the TLS listener
+	// that offers HTTP/2 as well (Server.H2URL). The cold-burst section
+	// reads them.
+	H1 ListenerStats `json:"tls_http11_listener"`
+	H2 ListenerStats `json:"tls_h2_listener"`
 }
 
-// serve runs the server process: it listens on three loopback ports, one
-// for the benchmark's plain HTTP traffic, one for the same over TLS, and
-// one for control (so that reading the counters opens no connection the
-// counters see). It prints "DATA CONTROL TLSDATA CERT" on out, where CERT
-// is the base64 of the PEM of the TLS listener's self-signed certificate,
-// and serves until in reaches its end (the parent closed the pipe or died).
+// ListenerStats are the counters of one TLS listener.
+type ListenerStats struct {
+	// Conns counts the connections it accepted (http.StateNew), Used
+	// those of them that carried at least one request.
+	Conns int64 `json:"conns"`
+	Used  int64 `json:"used"`
+	// OfferedH2 counts the handshakes in which the client offered h2.
+	// Handshakes counts those that reached the server's check of the
+	// connection (tls.Config.VerifyConnection: ALPN settled, the client's
+	// Finished not yet read; a client may still abandon it), and of
+	// those, ALPN agreed on h2 in ALPNH2 and on http/1.1 in ALPNHTTP11
+	// (the others agreed on nothing: HTTP/1.1).
+	Handshakes int64 `json:"handshakes"`
+	OfferedH2  int64 `json:"offered_h2"`
+	ALPNH2     int64 `json:"alpn_h2"`
+	ALPNHTTP11 int64 `json:"alpn_http11"`
+	// H2Requests and H1Requests count the requests served over HTTP/2
+	// and over HTTP/1.1.
+	H2Requests int64 `json:"h2_requests"`
+	H1Requests int64 `json:"http11_requests"`
+	// Errors counts the lines the http.Server logged (its ErrorLog),
+	// such as a TLS handshake the client abandoned; LastError is the
+	// latest.
+	Errors    int64  `json:"errors"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+// listenerCounters are a TLS listener's counters as the server keeps them.
+type listenerCounters struct {
+	conns, used, handshakes, offeredH2, alpnH2, alpnHTTP11, h2Requests, h1Requests, errors atomic.Int64
+	lastError                                                                              atomic.Pointer[string]
+}
+
+func (l *listenerCounters) stats() ListenerStats {
+	st := ListenerStats{
+		Conns: l.conns.Load(), Used: l.used.Load(),
+		Handshakes: l.handshakes.Load(), OfferedH2: l.offeredH2.Load(),
+		ALPNH2: l.alpnH2.Load(), ALPNHTTP11: l.alpnHTTP11.Load(),
+		H2Requests: l.h2Requests.Load(), H1Requests: l.h1Requests.Load(),
+		Errors: l.errors.Load(),
+	}
+	if p := l.lastError.Load(); p != nil {
+		st.LastError = *p
+	}
+	return st
+}
+
+// Write counts a line of the server's error log (log.Logger writes one
+// line per call) instead of printing it.
+func (l *listenerCounters) Write(p []byte) (int, error) {
+	line := strings.TrimSpace(string(p))
+	l.lastError.Store(&line)
+	l.errors.Add(1)
+	return len(p), nil
+}
+
+// connUsedKey is the context key under which a connection's context holds
+// its *atomic.Bool, set by its first request.
+type connUsedKey struct{}
+
+// count wraps a TLS server so that l counts its connections, handshakes,
+// requests and logged errors, and h serves the requests.
+func (l *listenerCounters) count(srv *http.Server, h http.Handler) {
+	srv.ErrorLog = log.New(l, "", 0)
+	prev := srv.ConnState
+	srv.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			l.conns.Add(1)
+		}
+		if prev != nil {
+			prev(c, s)
+		}
+	}
+	srv.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+		return context.WithValue(ctx, connUsedKey{}, new(atomic.Bool))
+	}
+	cfg := srv.TLSConfig
+	prevHello := cfg.GetConfigForClient
+	cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		if slices.Contains(hello.SupportedProtos, "h2") {
+			l.offeredH2.Add(1)
+		}
+		if prevHello != nil {
+			return prevHello(hello)
+		}
+		return nil, nil // this config
+	}
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		l.handshakes.Add(1)
+		switch cs.NegotiatedProtocol {
+		case "h2":
+			l.alpnH2.Add(1)
+		case "http/1.1":
+			l.alpnHTTP11.Add(1)
+		}
+		return nil
+	}
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if used, ok := r.Context().Value(connUsedKey{}).(*atomic.Bool); ok && used.CompareAndSwap(false, true) {
+			l.used.Add(1)
+		}
+		if r.ProtoMajor == 2 {
+			l.h2Requests.Add(1)
+		} else {
+			l.h1Requests.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// serve runs the server process: it listens on four loopback ports, one
+// for the benchmark's plain HTTP traffic, one for the same over TLS
+// (HTTP/1.1 only), one over TLS offering HTTP/2 and HTTP/1.1, and one for
+// control (so that reading the counters opens no connection the counters
+// see). It prints "DATA CONTROL TLSDATA H2DATA CERT" on out, where CERT is
+// the base64 of the PEM of the TLS listeners' self-signed certificate, and
+// serves until in reaches its end (the parent closed the pipe or died).
 func serve(in io.Reader, out io.Writer) error {
 	cert, certPEM, err := selfSigned()
 	if err != nil {
 		return err
 	}
 	var lns []net.Listener
-	for range 3 {
+	for range 4 {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			for _, l := range lns {
@@ -101,8 +226,11 @@ func serve(in io.Reader, out io.Writer) error {
 		}
 		lns = append(lns, ln)
 	}
-	data, control, tlsData := lns[0], lns[1], lns[2]
-	var stats struct{ conns, attempts, tlsRequests, tls13, alpn, offeredH2 atomic.Int64 }
+	data, control, tlsData, h2Data := lns[0], lns[1], lns[2], lns[3]
+	var stats struct {
+		conns, attempts, tlsRequests, tls13, alpn, offeredH2 atomic.Int64
+		h1, h2                                               listenerCounters
+	}
 	doc, err := json.Marshal(sampleDoc)
 	if err != nil {
 		return err
@@ -190,6 +318,19 @@ func serve(in io.Reader, out io.Writer) error {
 			},
 		},
 	}
+	stats.h1.count(tsrv, tsrv.Handler)
+	// The cold-burst section's other listener offers HTTP/2 and HTTP/1.1
+	// by ALPN, with an explicit limit on concurrent streams.
+	var both http.Protocols
+	both.SetHTTP1(true)
+	both.SetHTTP2(true)
+	h2srv := &http.Server{
+		ConnState: countConns,
+		Protocols: &both,
+		HTTP2:     &http.HTTP2Config{MaxConcurrentStreams: h2MaxConcurrentStreams},
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
+	}
+	stats.h2.count(h2srv, mux)
 	ctl := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != pathStats {
 			http.NotFound(w, r)
@@ -200,18 +341,20 @@ func serve(in io.Reader, out io.Writer) error {
 			Conns: stats.conns.Load(), Attempts: stats.attempts.Load(),
 			TLSRequests: stats.tlsRequests.Load(), TLS13: stats.tls13.Load(), ALPN: stats.alpn.Load(),
 			OfferedH2: stats.offeredH2.Load(),
+			H1:        stats.h1.stats(), H2: stats.h2.stats(),
 		})
 	})}
 	go srv.Serve(data)
 	go tsrv.ServeTLS(tlsData, "", "")
+	go h2srv.ServeTLS(h2Data, "", "")
 	go ctl.Serve(control)
-	if _, err := fmt.Fprintf(out, "%s %s %s %s\n", data.Addr(), control.Addr(), tlsData.Addr(),
+	if _, err := fmt.Fprintf(out, "%s %s %s %s %s\n", data.Addr(), control.Addr(), tlsData.Addr(), h2Data.Addr(),
 		base64.StdEncoding.EncodeToString(certPEM)); err != nil {
 		return err
 	}
 	io.Copy(io.Discard, in)
 	ctl.Close()
-	return errors.Join(tsrv.Close(), srv.Close())
+	return errors.Join(h2srv.Close(), tsrv.Close(), srv.Close())
 }
 
 // selfSigned makes the TLS listener's certificate: ECDSA P-256,
@@ -263,6 +406,10 @@ type Server struct {
 	// it by adding it to their roots.
 	TLSURL  string
 	CertPEM []byte
+	// H2URL is the base URL of the TLS listener that offers HTTP/2 and
+	// HTTP/1.1 by ALPN (same certificate, same paths), for the cold-burst
+	// section.
+	H2URL string
 
 	controlURL string
 	control    *http.Client
@@ -305,17 +452,18 @@ func StartServer() (*Server, error) {
 	}()
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	fields := strings.Fields(line)
-	if err != nil || len(fields) != 4 {
+	if err != nil || len(fields) != 5 {
 		s.Stop()
 		return nil, fmt.Errorf("start server: read addresses: %q, %v", line, err)
 	}
-	if s.CertPEM, err = base64.StdEncoding.DecodeString(fields[3]); err != nil {
+	if s.CertPEM, err = base64.StdEncoding.DecodeString(fields[4]); err != nil {
 		s.Stop()
 		return nil, fmt.Errorf("start server: read certificate: %w", err)
 	}
 	s.URL = "http://" + fields[0]
 	s.controlURL = "http://" + fields[1]
 	s.TLSURL = "https://" + fields[2]
+	s.H2URL = "https://" + fields[3]
 	s.control = &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
 	return s, nil
 }
@@ -336,6 +484,62 @@ func (s *Server) Stats(ctx context.Context) (ServerStats, error) {
 		return st, fmt.Errorf("server stats: %s", resp.Status)
 	}
 	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// H2MaxConcurrentStreams reads the most streams the listener at H2URL lets
+// a client have open at once on one connection, from the wire: it opens a
+// connection, agrees on h2, sends the client preface and reads the
+// SETTINGS frame the server sends first (RFC 9113, section 3.4), for its
+// SETTINGS_MAX_CONCURRENT_STREAMS. It returns 0 when the server sets no
+// limit. The connection counts in the listener's Conns, not in its Used.
+func (s *Server) H2MaxConcurrentStreams(ctx context.Context) (uint32, error) {
+	d := tls.Dialer{Config: &tls.Config{RootCAs: rootPool(s.CertPEM), NextProtos: []string{"h2"}}}
+	conn, err := d.DialContext(ctx, "tcp", strings.TrimPrefix(s.H2URL, "https://"))
+	if err != nil {
+		return 0, fmt.Errorf("h2 settings: %w", err)
+	}
+	defer conn.Close()
+	if p := conn.(*tls.Conn).ConnectionState().NegotiatedProtocol; p != "h2" {
+		return 0, fmt.Errorf("h2 settings: ALPN agreed on %q, want h2", p)
+	}
+	if err := conn.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		return 0, err
+	}
+	const (
+		frameSettings     = 0x4
+		flagAck           = 0x1
+		settingMaxStreams = 0x3
+		maxPayload        = 1 << 14 // SETTINGS_MAX_FRAME_SIZE's initial value
+	)
+	// The preface, then an empty SETTINGS frame: length 0, type 4, no
+	// flags, stream 0.
+	if _, err := io.WriteString(conn, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"); err != nil {
+		return 0, fmt.Errorf("h2 settings: %w", err)
+	}
+	r := bufio.NewReader(conn)
+	for {
+		var hdr [9]byte // length (3 bytes), type, flags, stream (4 bytes)
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return 0, fmt.Errorf("h2 settings: %w", err)
+		}
+		n := int(hdr[0])<<16 | int(hdr[1])<<8 | int(hdr[2])
+		if n > maxPayload {
+			return 0, fmt.Errorf("h2 settings: a frame of %d bytes", n)
+		}
+		payload := make([]byte, n)
+		if _, err := io.ReadFull(r, payload); err != nil {
+			return 0, fmt.Errorf("h2 settings: %w", err)
+		}
+		if hdr[3] != frameSettings || hdr[4]&flagAck != 0 {
+			continue
+		}
+		for p := payload; len(p) >= 6; p = p[6:] { // identifier (2 bytes), value (4 bytes)
+			if binary.BigEndian.Uint16(p) == settingMaxStreams {
+				return binary.BigEndian.Uint32(p[2:]), nil
+			}
+		}
+		return 0, nil
+	}
 }
 
 // Stop ends the server process: it closes the child's standard input and

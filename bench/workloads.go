@@ -46,6 +46,13 @@ type Config struct {
 	RetryRequests    int       `json:"retry_requests"`
 	RetryConcurrency int       `json:"retry_concurrency"`
 	FailureRates     []float64 `json:"failure_rates"`
+	// ColdBurst is how many GETs a fresh client fires at once, one per
+	// goroutine, over TLS, in the cold-burst section (0 leaves the
+	// section out); in its last part, ColdCallers goroutines share
+	// ColdRequests GETs on a fresh client over TLS, HTTP/1.1 only.
+	ColdBurst    int `json:"cold_burst,omitempty"`
+	ColdCallers  int `json:"cold_callers,omitempty"`
+	ColdRequests int `json:"cold_requests,omitempty"`
 	// Clients and Workloads, when not empty, keep only the clients and
 	// the throughput workloads (by ID, such as "get-json-c64") named.
 	Clients   []string `json:"clients,omitempty"`
@@ -62,6 +69,7 @@ func QuickConfig() Config {
 		LargeBytes: 1 << 20, LargeConcurrency: 8, PostConcurrency: 64,
 		DownloadBytes: 64 << 20,
 		RetryRequests: 200, RetryConcurrency: 8, FailureRates: []float64{0, 0.1, 1},
+		ColdBurst: 1000, ColdCallers: 32, ColdRequests: 4000,
 	}
 }
 
@@ -75,6 +83,7 @@ func FullConfig() Config {
 		LargeBytes: 1 << 20, LargeConcurrency: 8, PostConcurrency: 64,
 		DownloadBytes: 1 << 30,
 		RetryRequests: 2000, RetryConcurrency: 8, FailureRates: []float64{0, 0.1, 1},
+		ColdBurst: 1000, ColdCallers: 32, ColdRequests: 4000,
 	}
 }
 
