@@ -63,6 +63,9 @@ type gateEntry struct {
 	// when the session cannot export it (TLS 1.2 without extended master
 	// secret).
 	newest []byte
+	// heard is closed when the newest HTTP/2 connection first read
+	// something after its handshake: the server's SETTINGS come first.
+	heard chan struct{}
 	// settledAt is when the newest HTTP/2 connection was settled.
 	settledAt time.Time
 }
@@ -82,6 +85,11 @@ var errDialCoalesced = errors.New("courier: dial coalesced into another")
 // maxSettle bounds how long a dial waits for the newest HTTP/2 connection
 // to carry a response before it goes ahead.
 const maxSettle = 500 * time.Millisecond
+
+// heardSettle is how long after a connection first heard from the server
+// a dial waits before it tries the connection again: the time for
+// net/http's reader to take in the SETTINGS frame.
+const heardSettle = 50 * time.Millisecond
 
 // settleGrace is how long after a connection's settling a dial gives way.
 const settleGrace = 20 * time.Millisecond
@@ -128,6 +136,7 @@ func (g *connGate) land(addr string, f *dialFlight, conn net.Conn, proto string,
 				g.unsettled.Add(1)
 			}
 			e.newest = connKey(conn)
+			e.heard = hearing(conn)
 		}
 	}
 	g.drop(addr, e)
@@ -231,7 +240,7 @@ func (g *connGate) settle(e *gateEntry) {
 		g.unsettled.Add(-1)
 		e.settledAt = time.Now()
 	}
-	e.newest = nil
+	e.newest, e.heard = nil, nil
 }
 
 // connLabel is the label of the keying material that names a connection.
@@ -293,18 +302,35 @@ func (g *connGate) graceFor(addr string) time.Duration {
 	return settleGrace - time.Since(e.settledAt)
 }
 
-// unsettledFor returns the channel to wait on before dialing addr again,
-// or nil.
-func (g *connGate) unsettledFor(addr string) chan struct{} {
+// unsettledFor returns the channels to wait on before dialing addr again
+// (settled nil: none): settled, closed when the newest connection carried
+// a response, and heard, when it read the server's first frames.
+func (g *connGate) unsettledFor(addr string) (settled, heard chan struct{}) {
 	if g.unsettled.Load() == 0 {
-		return nil
+		return nil, nil
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if e := g.addrs[addr]; e != nil && e.proto == "h2" && e.settled != nil && !isClosed(e.settled) {
-		return e.settled
+		return e.settled, e.heard
 	}
-	return nil
+	return nil, nil
+}
+
+// hearing arms conn to say when it first reads after its handshake, and
+// returns the channel it closes then (nil for a connection courier did not
+// dial).
+func hearing(conn net.Conn) chan struct{} {
+	tc, ok := conn.(*tls.Conn)
+	if !ok {
+		return nil
+	}
+	dc, ok := tc.NetConn().(*dialedConn)
+	if !ok {
+		return nil
+	}
+	dc.heard = make(chan struct{})
+	return dc.heard
 }
 
 func isClosed(ch chan struct{}) bool {
@@ -322,14 +348,24 @@ func (d dialer) dialTLSGated(ctx context.Context, network, addr string) (net.Con
 	if ctx.Value(noCoalesceKey{}) != nil {
 		return d.dialTLSCounted(ctx, network, addr)
 	}
-	if settled := d.gate.unsettledFor(addr); settled != nil {
+	if settled, heard := d.gate.unsettledFor(addr); settled != nil {
 		// The newest connection may be full only by net/http's count
-		// before the server's settings: try it again once it has them,
-		// or after a while if no response says so.
+		// before the server's settings: try it again once it has them
+		// (a response came over it, or a moment after it first heard
+		// from the server), or after a while if neither says so.
 		t := time.NewTimer(maxSettle)
 		defer t.Stop()
 		select {
 		case <-settled:
+			return nil, errDialCoalesced
+		case <-heard: // nil: never
+			t.Reset(heardSettle)
+			select {
+			case <-settled:
+			case <-t.C:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 			return nil, errDialCoalesced
 		case <-t.C:
 		case <-ctx.Done():

@@ -152,6 +152,19 @@ type dialedConn struct {
 	// onClose, when set, is called once, at the first Close.
 	onClose func()
 	closed  sync.Once
+	// heard, when set (after the TLS handshake), is closed at the first
+	// read that returns data.
+	heard     chan struct{}
+	heardOnce sync.Once
+}
+
+// Read reads from the connection, and closes heard at the first data.
+func (c *dialedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && c.heard != nil {
+		c.heardOnce.Do(func() { close(c.heard) })
+	}
+	return n, err
 }
 
 // Close closes the connection, and tells onClose.
