@@ -103,6 +103,8 @@ func TestLimits(t *testing.T) {
 	if i := slices.Index(seen, false); i >= 0 {
 		t.Errorf("item %d has no result", i)
 	}
+	t.Logf("peak requests at once: %d overall; per host %d %d %d %d %d", total.peak.Load(),
+		each[0].peak.Load(), each[1].peak.Load(), each[2].peak.Load(), each[3].peak.Load(), each[4].peak.Load())
 	for i, g := range each {
 		if p := g.peak.Load(); p > 10 || p < 2 {
 			t.Errorf("host %d saw %d requests at once, want at most 10 (and some concurrency)", i, p)
@@ -395,6 +397,7 @@ func TestOutageWithinTheRetryBudget(t *testing.T) {
 	}
 	first := burst() // spends the budget of each host
 	steady := burst()
+	t.Logf("1000 requests at 100%% 503 over 5 hosts: %d attempts, then %d once the budget was spent", first, steady)
 	if ratio := float64(steady) / 1000; ratio > 1.1 {
 		t.Errorf("steady state: %.2f attempts per request (first burst %d attempts), want at most 1.1", ratio, first)
 	}
