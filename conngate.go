@@ -287,6 +287,16 @@ func (g *connGate) responded(u *url.URL, st *tls.ConnectionState) {
 	}
 }
 
+// settleIf settles addr's newest connection, if settled is still its
+// channel.
+func (g *connGate) settleIf(addr string, settled chan struct{}) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if e := g.addrs[addr]; e != nil && e.settled == settled {
+		g.settle(e)
+	}
+}
+
 // graceFor returns how long a dial to addr should still give way after
 // its newest HTTP/2 connection was settled, or 0. A request that found the
 // connection full by net/http's count before the settings came may reach
@@ -363,11 +373,17 @@ func (d dialer) dialTLSGated(ctx context.Context, network, addr string) (net.Con
 			select {
 			case <-settled:
 			case <-t.C:
+				// It has the settings by now, whether or not a
+				// response came (its only request may have been
+				// refused, and the connection gone): settle it, so
+				// that the next dial does not wait again.
+				d.gate.settleIf(addr, settled)
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
 			return nil, errDialCoalesced
 		case <-t.C:
+			d.gate.settleIf(addr, settled)
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
