@@ -69,7 +69,7 @@
 // [ErrCanceled], [ErrTimeout], [ErrConnectTimeout], [ErrDNS], [ErrConnect],
 // [ErrTLS], [ErrConnLost], [ErrBodyTooLarge], [ErrDecode],
 // [ErrTooManyRedirects], [ErrBodyNotReplayable], [ErrCircuitOpen],
-// [ErrRateLimited], [ErrRefused], [ErrNoSlot], [ErrOther]. Why retrying stopped is its own field, Stop:
+// [ErrRateLimited], [ErrRefused], [ErrNoSlot], [ErrBlocked], [ErrOther]. Why retrying stopped is its own field, Stop:
 // [ErrRetryBudget], [ErrRetryAfterTooLong], [ErrRetryDeadline],
 // [ErrMaybeApplied], and also [ErrBodyNotReplayable] and [ErrCircuitOpen].
 // The standard cause stays in the chain: errors.Is(err,
@@ -214,6 +214,11 @@
 // dial gives way to a connection on its way back to the pool, so that C
 // callers open C connections. A request whose body cannot be sent again
 // is never held for another's dial.
+//
+// [WithGuard] keeps a session that fetches URLs users supplied from
+// connecting to loopback, private, link-local (cloud metadata) and other
+// non-public addresses, judged on the address dialed, after DNS, on every
+// connection; see [Guard].
 //
 // Package github.com/courierhttp/courier/fanout runs many requests at once
 // through a session, within limits overall, per host and per route.

@@ -445,7 +445,21 @@ func isTLSFailure(err error) bool {
 	)
 	return errors.As(err, &te) || errors.As(err, &cve) || errors.As(err, &rhe) ||
 		errors.As(err, &ae) || errors.As(err, &uae) || errors.As(err, &he) ||
-		errors.As(err, &cie) || errors.As(err, &echE)
+		errors.As(err, &cie) || errors.As(err, &echE) || isRemoteAlert(err)
+}
+
+// isRemoteAlert reports whether err is an alert the TLS peer sent, which
+// crypto/tls reports as a *net.OpError with Op "remote error" around an
+// unexported type. Under TLS 1.3 a server that refuses the client's
+// certificate says so after the client's handshake is over, at the first
+// read: "remote error: tls: certificate required".
+func isRemoteAlert(err error) bool {
+	for _, e := range chain(err) {
+		if oe, ok := e.(*net.OpError); ok && oe.Op == "remote error" {
+			return true
+		}
+	}
+	return false
 }
 
 // goAwayCode returns the error code of the HTTP/2 GOAWAY a server closed

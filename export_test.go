@@ -1,5 +1,12 @@
 package courier
 
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+)
+
 // Internals for the tests in package courier_test.
 
 // Classify is classify, for a table of the standard library's errors.
@@ -28,3 +35,41 @@ func GateAddrs(s *Session) int {
 	defer g.gate.mu.Unlock()
 	return len(g.gate.addrs)
 }
+
+// GuardVerdict judges host (a name or an address, as a URL gives it) as a
+// guard with allow would, without resolving names or dialing: "" when it
+// passes (a name passes, as no address is known for it), else the error
+// text.
+func GuardVerdict(host string, allow ...string) string {
+	r := newGuardRules(&Guard{Allow: allow, Resolver: noDNS{}}, &net.Dialer{})
+	name := strings.ToLower(strings.TrimSuffix(host, "."))
+	ips, err := r.resolve(context.Background(), "tcp", name)
+	if err != nil {
+		return err.Error()
+	}
+	for _, ip := range ips {
+		if rule, bad := r.judge(ip); bad {
+			return blocked(host, "%s is %s", ip, rule).Error()
+		}
+	}
+	return ""
+}
+
+// noDNS resolves nothing: tests never send a DNS query.
+type noDNS struct{}
+
+func (noDNS) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) { return nil, nil }
+
+// WithClientCertClock makes the session read the time from now, instead of
+// time.Now, when it decides whether to look at the files of the
+// WithClientCertFiles given before it, which it needs.
+func WithClientCertClock(now nowFunc) Option {
+	return sessionOption(func(c *config) error {
+		c.clientCert.now = now
+		return nil
+	})
+}
+
+// CloseIdleConnections closes the idle connections of s, so that its next
+// request makes a new one.
+func CloseIdleConnections(s *Session) { s.closeIdle() }

@@ -88,6 +88,12 @@ const (
 	// context ended, and was never sent. The context's error (a deadline,
 	// a cancel) is in the chain too.
 	ErrNoSlot
+	// ErrBlocked: the session's [Guard] refused the address the request
+	// would have connected to (a private, loopback, link-local... address,
+	// a port not allowed, a host written as a number). Nothing was sent,
+	// and it is never retried. The error names the host, the address and
+	// the rule.
+	ErrBlocked
 
 	// ErrRetryBudget (a Stop): the host's retry budget was empty, so a
 	// failure that could have been retried was returned at once. Retries
@@ -132,6 +138,7 @@ var kindNames = [kindCount]string{
 	ErrRateLimited:       "rate limit wait exceeds the deadline",
 	ErrRefused:           "refused by the server",
 	ErrNoSlot:            "no slot before the deadline",
+	ErrBlocked:           "blocked by the guard",
 	ErrRetryBudget:       "retry budget exhausted",
 	ErrRetryAfterTooLong: "Retry-After beyond the limit",
 	ErrRetryDeadline:     "no time left for another attempt",

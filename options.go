@@ -202,6 +202,11 @@ type config struct {
 	jar               http.CookieJar
 	noJar             bool // WithJar(nil): no cookies at all
 	errorBody         errorBodyOption
+	// guard, when set, checks every address the session dials (WithGuard).
+	guard *Guard
+	// clientCert, when set, gives the TLS client certificate, reloaded
+	// when its files change (WithClientCertFiles).
+	clientCert *certReloader
 }
 
 type queryParam struct{ key, value string }
@@ -234,7 +239,7 @@ func newConfig(opts []Option) (config, error) {
 		c.jar = cookiejar.New(cookiejar.Options{})
 	}
 	c.moveBaseUserinfo()
-	return c, nil
+	return c, checkGuard(&c)
 }
 
 // moveBaseUserinfo makes userinfo in the base URL the session's Basic auth,
@@ -510,7 +515,8 @@ func WithProxy(proxy func(*http.Request) (*url.URL, error)) Option {
 // WithTransport replaces the transport at the bottom of the session's stack.
 // Everything above it (timeouts on the request, redirects, middleware,
 // decoding, errors) still applies; Timeouts.Dial, TLSHandshake and
-// ResponseHeader, WithPool, WithTLSConfig and WithProxy do not,
+// ResponseHeader, WithPool, WithTLSConfig, WithClientCertFiles and
+// WithProxy do not (and WithGuard makes New fail),
 // since they configure courier's own transport. The session does not close
 // it beyond calling CloseIdleConnections when it closes. Give an
 // *http.Transport DisableCompression: true, as courier's own has: otherwise

@@ -33,8 +33,15 @@ func newTransport(c *config, stats *counters) http.RoundTripper {
 		handshake: off(c.timeouts.TLSHandshake),
 	}
 	proxy := http.ProxyFromEnvironment
-	if c.proxySet {
+	switch {
+	case c.proxySet:
 		proxy = c.proxy
+	case c.guard != nil:
+		// The guard would judge the proxy, not the target.
+		proxy = nil
+	}
+	if c.guard != nil {
+		d.guard = newGuardRules(c.guard, d.net)
 	}
 	t := &http.Transport{
 		Proxy:                  proxy,
@@ -74,6 +81,9 @@ func clientTLSConfig(c *config) *tls.Config {
 	if cfg.MinVersion == 0 {
 		cfg.MinVersion = tls.VersionTLS12
 	}
+	if c.clientCert != nil {
+		cfg = c.clientCert.apply(cfg, c.logger)
+	}
 	if len(cfg.NextProtos) == 0 {
 		if c.disableHTTP2 {
 			cfg.NextProtos = []string{"http/1.1"}
@@ -87,6 +97,7 @@ func clientTLSConfig(c *config) *tls.Config {
 // dialer makes the session's connections.
 type dialer struct {
 	gate      *connGate
+	guard     *guardRules // nil: no guard
 	net       *net.Dialer
 	stats     *counters
 	tls       *tls.Config
@@ -96,7 +107,13 @@ type dialer struct {
 // dial makes a TCP connection, counts it, and records how long it took.
 func (d dialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	start := time.Now()
-	conn, err := d.net.DialContext(ctx, network, addr)
+	var conn net.Conn
+	var err error
+	if d.guard != nil {
+		conn, err = d.guard.dial(ctx, network, addr)
+	} else {
+		conn, err = d.net.DialContext(ctx, network, addr)
+	}
 	if err != nil {
 		return nil, err
 	}

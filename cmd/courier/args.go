@@ -52,6 +52,7 @@ type args struct {
 	cert    string
 	certKey string
 	proxies []proxyArg
+	guard   bool // refuse private, loopback and link-local addresses
 
 	// Downloads.
 	download  bool
@@ -177,6 +178,7 @@ func newFlagSet(a *args, f *flagInputs) *flag.FlagSet {
 		{"", "verify", (*stringValue)(&a.verify)},
 		{"", "cert", (*stringValue)(&a.cert)},
 		{"", "cert-key", (*stringValue)(&a.certKey)},
+		{"", "guard", (*boolValue)(&a.guard)},
 		// Downloads.
 		{"d", "download", (*boolValue)(&a.download)},
 		{"o", "output", (*stringValue)(&a.output)},

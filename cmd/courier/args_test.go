@@ -175,3 +175,24 @@ func TestParseItem(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseItem: any argument parses into an item or a clear error, and
+// an item keeps the argument it came from.
+func FuzzParseItem(f *testing.F) {
+	for _, s := range []string{"X-A:b", "q==1", "a=b", "n:=1", "f@data.json", "f=@data.json", "f:=@data.json",
+		`a\=b=c`, `a\:b:c`, ":", "==", "k:=[1,", "h;", "@", "", "Host:", "x:=", "a==b==c", "\x00:\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, arg string) {
+		it, err := parseItem(arg, noFiles)
+		if err != nil {
+			if err.Error() == "" {
+				t.Errorf("parseItem(%q): an empty error", arg)
+			}
+			return
+		}
+		if it.raw != arg {
+			t.Errorf("parseItem(%q).raw = %q", arg, it.raw)
+		}
+	})
+}

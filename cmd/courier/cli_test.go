@@ -251,6 +251,7 @@ func TestExitCodes(t *testing.T) {
 		{"timeout", []string{"--timeout", "0.2", srv.URL + "/delay/3"}, exitTimeout, "GET http://127.0.0.1"},
 		{"too many redirects", []string{"--follow", "--max-redirects", "2", srv.URL + "/redirect/5"}, exitTooManyRedirs, "redirect"},
 		{"connection refused", []string{"--retries", "0", closed + "/get"}, exitError, "connect"},
+		{"guard", []string{"--guard", srv.URL + "/get"}, exitError, "blocked by the guard: 127.0.0.1 is loopback"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -91,6 +91,11 @@ func sessionOptions(a *args, sf *sessionfile.File, rec *sent, extra ...courier.O
 	if rec != nil {
 		opts = append(opts, courier.WithMiddleware(rec.middleware))
 	}
+	if a.guard && !a.offline && !a.curl {
+		// A --proxy the user gave is theirs to trust; the environment's
+		// are not used under the guard.
+		opts = append(opts, courier.WithGuard(courier.Guard{TrustProxy: len(a.proxies) > 0}))
+	}
 	if a.offline || a.curl {
 		opts = append(opts, courier.WithTransport(offlineTransport))
 	}

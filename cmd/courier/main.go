@@ -214,6 +214,8 @@ Network:
       --verify yes|no|CA_FILE   check the server's certificate (yes)
       --cert FILE       client certificate (PEM; with its key, or --cert-key FILE)
       --proxy PROTOCOL:URL      proxy for http or https (repeatable)
+      --guard           refuse private, loopback, link-local and metadata
+                        addresses, checked on the address dialed (SSRF guard)
 
 Downloads:
   -d, --download        save the body to a file (named by the server or the URL)
