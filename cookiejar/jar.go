@@ -509,6 +509,11 @@ func canonicalHost(host string) (string, error) {
 		return strings.ToLower(host), nil
 	}
 	host = strings.TrimSuffix(host, ".")
+	// A name with an empty label ("0..", "a..b", ".x") is no host name;
+	// stored, it would come back under another name.
+	if host == "" || strings.HasPrefix(host, ".") || strings.HasSuffix(host, ".") || strings.Contains(host, "..") {
+		return "", fmt.Errorf("bad host name %q: an empty label", host)
+	}
 	for i := 0; i < len(host); i++ {
 		if host[i] >= utf8.RuneSelf {
 			ascii, err := idna.Lookup.ToASCII(host)
