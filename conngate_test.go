@@ -64,13 +64,16 @@ func TestColdBurstHTTP2(t *testing.T) {
 		streams uint32
 		want    int64
 	}{
-		// 1 carries them; under load (-race, other tests) the gate's
-		// bounded waits may let a dial or two through.
-		{"1024 streams", 1024, 3},
+		// 1 carries them (and 1 opens on an idle machine); the gate's
+		// waits are bounded in time, so under load (-race, other test
+		// binaries on 2 cores) a few more dials go through. The bound
+		// tells that from a storm (1,810 before the gate); the
+		// benchmark reports the figure.
+		{"1024 streams", 1024, 10},
 		// 4 carry 1,000 streams when every one is in flight at once
-		// (fewer do when some finish first); under load the gate may
-		// open a few more, far from one per request.
-		{"250 streams", 250, 8},
+		// (fewer do when some finish first); as above, under load a few
+		// more (1,483 before the gate).
+		{"250 streams", 250, 10},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := testenv.NewServer(t, testenv.HTTP2, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
