@@ -16,8 +16,14 @@ import (
 // sent or written yet.
 type args struct {
 	method string // "" until resolved: GET, or POST when there is data
-	url    *url.URL
-	items  []item
+	// methodDefault says no method was given: it is GET or POST by the
+	// data items and --raw, and POST when stdin turns out to hold a body.
+	methodDefault bool
+	url           *url.URL
+	items         []item
+	// jsonData is the JSON body the data items make (nested JSON paths
+	// resolved), nil without data items or with --form or --multipart.
+	jsonData []byte
 
 	// Body.
 	json, form, multipart bool
@@ -27,6 +33,8 @@ type args struct {
 	// Output.
 	print       string // which parts: H request headers, B request body, h, b, m
 	printSet    bool   // print was chosen (-p, -v, -h, -b), not defaulted
+	all         bool   // --all: print the intermediary exchanges too
+	history     string // --history-print: their parts ("": as print)
 	pretty      string // all, colors, format, none; "" until defaulted
 	quiet       bool
 	showSecrets bool
@@ -40,6 +48,7 @@ type args struct {
 	sessionReadOnly bool
 	auth            *string
 	authType        string
+	ignoreNetrc     bool
 
 	// Behaviour.
 	follow       bool
@@ -131,11 +140,12 @@ func parseArgs(argv []string, read fileReader) (*args, error) {
 // flagInputs are the flags that do not map one to one onto a field of args:
 // parseArgs's steps check them and fold them in.
 type flagInputs struct {
-	verbose, headers, body bool   // -v, -h, -b: shorthands for --print
-	print                  string // --print as given
-	timeout                string // --timeout as given
-	sessionRO              string // --session-read-only
-	help, version          bool
+	verbose       int    // -v counted: -vv is 2
+	headers, body bool   // -h, -b: shorthands for --print
+	print         string // --print as given
+	timeout       string // --timeout as given
+	sessionRO     string // --session-read-only
+	help, version bool
 }
 
 // newFlagSet defines every request flag, writing into a and f, and sets
@@ -157,7 +167,10 @@ func newFlagSet(a *args, f *flagInputs) *flag.FlagSet {
 		{"I", "ignore-stdin", (*boolValue)(&a.ignoreStdin)},
 		// Output.
 		{"p", "print", (*stringValue)(&f.print)},
-		{"v", "verbose", (*boolValue)(&f.verbose)},
+		{"v", "verbose", countValue{&f.verbose, 1}},
+		{"", "vv", countValue{&f.verbose, 2}},
+		{"", "all", (*boolValue)(&a.all)},
+		{"P", "history-print", (*stringValue)(&a.history)},
 		{"h", "headers", (*boolValue)(&f.headers)},
 		{"b", "body", (*boolValue)(&f.body)},
 		{"", "pretty", (*stringValue)(&a.pretty)},
@@ -171,6 +184,7 @@ func newFlagSet(a *args, f *flagInputs) *flag.FlagSet {
 		{"", "session", (*stringValue)(&a.session)},
 		{"", "session-read-only", (*stringValue)(&f.sessionRO)},
 		{"A", "auth-type", (*stringValue)(&a.authType)},
+		{"", "ignore-netrc", (*boolValue)(&a.ignoreNetrc)},
 		// Behaviour.
 		{"F", "follow", (*boolValue)(&a.follow)},
 		{"", "timeout", (*stringValue)(&f.timeout)},
@@ -236,6 +250,7 @@ func parseInterleaved(fs *flag.FlagSet, argv []string) ([]string, error) {
 			break
 		}
 	}
+	flags = expandShortFlags(fs, flags)
 	var positional []string
 	for {
 		if err := fs.Parse(flags); err != nil {
@@ -251,6 +266,77 @@ func parseInterleaved(fs *flag.FlagSet, argv []string) ([]string, error) {
 	return append(positional, rest...), nil
 }
 
+// expandShortFlags splits the clusters of one-letter flags in argv as
+// HTTPie's argparse reads them, for the flag package, which takes "-vb" for
+// one flag named "vb": "-vb" is "-v -b", and a letter that takes a value
+// takes the rest of the cluster, or else the next argument ("-vpH" and
+// "-vp H" are "-v -p H"). A short pass here spares a new dependency on a
+// flag library. Left as they are: a flag named whole ("-json", "-o=x"), the
+// value after a flag that takes one ("--raw -vb" sends "-vb", "--retries
+// -1"), anything not starting with a known letter ("-1"), positionals, and
+// all after "--".
+func expandShortFlags(fs *flag.FlagSet, argv []string) []string {
+	out := make([]string, 0, len(argv))
+	for i := 0; i < len(argv); i++ {
+		arg := argv[i]
+		if arg == "--" {
+			return append(out, argv[i:]...)
+		}
+		name, hasValue := flagName(arg)
+		if name != "" && fs.Lookup(name) == nil && !strings.HasPrefix(arg, "--") && fs.Lookup(arg[1:2]) != nil {
+			var expanded []string
+			expanded, hasValue = splitCluster(fs, arg[1:])
+			out = append(out, expanded...)
+			name, _ = flagName(expanded[len(expanded)-1])
+		} else {
+			out = append(out, arg)
+		}
+		if f := fs.Lookup(name); f != nil && !hasValue && !isBoolFlag(f) && i+1 < len(argv) {
+			i++
+			out = append(out, argv[i]) // the flag's value, whatever it looks like
+		}
+	}
+	return out
+}
+
+// splitCluster splits a cluster of one-letter flags (without its dash)
+// into flags, the first letter known. A letter that takes a value ends
+// it: "-o=VALUE" when the cluster holds the value (hasValue), "-o" when
+// the next argument is the value. An unknown letter ends it too, passed on
+// with the rest for the flag package to refuse.
+func splitCluster(fs *flag.FlagSet, cluster string) (flags []string, hasValue bool) {
+	for j := 0; j < len(cluster); j++ {
+		f := fs.Lookup(cluster[j : j+1])
+		switch {
+		case f == nil:
+			return append(flags, "-"+cluster[j:]), true
+		case isBoolFlag(f):
+			flags = append(flags, "-"+f.Name)
+		case j+1 < len(cluster):
+			return append(flags, "-"+f.Name+"="+strings.TrimPrefix(cluster[j+1:], "=")), true
+		default:
+			return append(flags, "-"+f.Name), false
+		}
+	}
+	return flags, false
+}
+
+// flagName is the name of the flag arg gives ("-v", "--print=H"), and
+// whether it holds its value; "" when arg is no flag.
+func flagName(arg string) (name string, hasValue bool) {
+	if len(arg) < 2 || arg[0] != '-' {
+		return "", false
+	}
+	name = strings.TrimPrefix(arg[1:], "-")
+	name, _, hasValue = strings.Cut(name, "=")
+	return name, hasValue
+}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
 // selectOutput sets which parts are printed (-p wins over -v, -h and -b)
 // and checks --pretty.
 func (a *args) selectOutput(f *flagInputs) error {
@@ -260,7 +346,9 @@ func (a *args) selectOutput(f *flagInputs) error {
 			return usagef("--print %q: use the letters H (request headers), B (request body), h (response headers), b (response body), m (metadata)", f.print)
 		}
 		a.print, a.printSet = f.print, true
-	case f.verbose:
+	case f.verbose > 1:
+		a.print, a.printSet = "HBhbm", true
+	case f.verbose == 1:
 		a.print, a.printSet = "HBhb", true
 	case f.headers && f.body:
 		a.print, a.printSet = "hb", true
@@ -268,6 +356,12 @@ func (a *args) selectOutput(f *flagInputs) error {
 		a.print, a.printSet = "h", true
 	case f.body:
 		a.print, a.printSet = "b", true
+	}
+	if f.verbose > 0 {
+		a.all = true // as HTTPie's -v: every exchange of the request
+	}
+	if strings.Trim(a.history, "HBhbm") != "" {
+		return usagef("--history-print %q: use the letters of --print (H, B, h, b, m)", a.history)
 	}
 	switch a.pretty {
 	case "", "all", "colors", "format", "none":
@@ -377,13 +471,52 @@ func (a *args) positionals(pos []string, read fileReader) error {
 	if err != nil {
 		return err
 	}
+	if err := a.buildJSON(); err != nil {
+		return err
+	}
 	if a.method == "" {
+		a.methodDefault = true
 		a.method = "GET"
-		if hasData || a.raw != nil {
-			a.method = "POST"
+	}
+	a.defaultMethod(hasData || a.raw != nil)
+	return nil
+}
+
+// defaultMethod makes the method POST when none was given and the request
+// has data (items, --raw, a body on stdin), as HTTPie.
+func (a *args) defaultMethod(hasData bool) {
+	if a.methodDefault && hasData {
+		a.method = "POST"
+	}
+}
+
+// buildJSON builds the JSON body from the data items, following their
+// nested JSON paths (nested.go); a path that does not fit the others is a
+// usage error. A form's fields are named as given, and make no JSON.
+func (a *args) buildJSON() error {
+	if a.form || a.multipart {
+		return nil
+	}
+	var doc jsonDoc
+	for _, it := range a.items {
+		if it.kind != itemData && it.kind != itemJSON {
+			continue
+		}
+		if err := doc.set(it.jsonPath, dataValue(it)); err != nil {
+			return usagef("item %q: %v", it.raw, err)
 		}
 	}
+	a.jsonData = doc.bytes()
 	return nil
+}
+
+// dataValue is a data item's value in a JSON body: a string (field=value)
+// or the JSON given (field:=json).
+func dataValue(it item) *jsonValue {
+	if it.kind == itemJSON {
+		return jsonRawValue([]byte(it.value))
+	}
+	return jsonStringValue(it.value)
 }
 
 // addItems parses the request items; a bad one is a usage error.
@@ -423,8 +556,15 @@ func (a *args) checkItems() (hasData bool, err error) {
 	return hasData, nil
 }
 
-// parseURL reads a URL as HTTPie does: "http://" when no scheme is given,
-// ":8080/x" and ":/x" for localhost.
+// schemeRE is a scheme at the start of a URL argument, as HTTPie looks for
+// one: nothing but letters, digits, "+", "-" and "." before "://", so that
+// a URL further on (":8080/x?next=http://a/b") is not taken for it.
+var schemeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
+
+// parseURL reads a URL as HTTPie does: "http://" when the argument does not
+// start with a scheme, ":8080/x" and ":/x" for localhost. Every complaint
+// names the argument as typed: the session is built from the URL, and would
+// otherwise speak of its own options.
 func parseURL(raw string) (*url.URL, error) {
 	s := raw
 	if strings.HasPrefix(s, ":") {
@@ -436,25 +576,73 @@ func parseURL(raw string) (*url.URL, error) {
 			s = "localhost:" + rest
 		}
 	}
-	if !strings.Contains(s, "://") {
+	if !schemeRE.MatchString(s) {
+		if scheme, ok := schemeWithoutSlashes(s); ok {
+			return nil, usagef("bad URL %q: write the scheme with two slashes, %s://", raw, scheme)
+		}
 		s = "http://" + s
 	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return nil, usagef("bad URL %q: %v", raw, urlErrorText(err))
 	}
+	if err := checkURL(u); err != nil {
+		return nil, usagef("bad URL %q: %v", raw, err)
+	}
+	u.RawQuery = escapeQuery(u.RawQuery)
+	return u, nil
+}
+
+// escapeQuery percent-encodes what a query cannot carry on the request
+// line (a space, a quote, non-ASCII), as HTTPie does; url.Parse keeps them
+// as typed. What may stay is kept, "%" included: an escape is sent as is.
+func escapeQuery(q string) string {
+	const keep = "-._~!$%&'()*+,/:;=?@[]"
+	var b strings.Builder
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(keep, c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}
+
+// schemeWithoutSlashes reports whether s starts with "http:" or "https:"
+// but not "//" after it ("http:/host/x"), other than as a host named http
+// with a port ("http:8080/x", which HTTPie allows), and returns the scheme.
+func schemeWithoutSlashes(s string) (scheme string, ok bool) {
+	scheme, rest, found := strings.Cut(s, ":")
+	scheme = strings.ToLower(scheme)
+	if !found || scheme != "http" && scheme != "https" {
+		return "", false
+	}
+	port, _, _ := strings.Cut(rest, "/")
+	port, _, _ = strings.Cut(port, "?")
+	port, _, _ = strings.Cut(port, "#")
+	return scheme, !isDigits(port)
+}
+
+// checkURL checks what the session needs of a URL: http or https, a host,
+// and a port, when there is one, from 1 to 65535.
+func checkURL(u *url.URL) error {
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, usagef("bad URL %q: the scheme must be http or https", raw)
+		return errors.New("the scheme must be http or https")
 	}
 	if u.Host == "" || u.Hostname() == "" {
-		return nil, usagef("bad URL %q: no host", raw)
+		return errors.New("no host")
+	}
+	if strings.HasSuffix(u.Host, ":") {
+		return errors.New("the port is empty (give one, or no colon)")
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return nil, usagef("bad URL %q: port %s is out of range", raw, p)
+			return fmt.Errorf("port %s is out of range", p)
 		}
 	}
-	return u, nil
+	return nil
 }
 
 // urlErrorText is url.Parse's complaint without the repeated input.
@@ -538,6 +726,33 @@ func (b *boolValue) Set(s string) error {
 }
 func (b *boolValue) String() string   { return strconv.FormatBool(bool(*b)) }
 func (b *boolValue) IsBoolFlag() bool { return true }
+
+// countValue counts a flag given several times (-v -v); a name can count
+// for more than one (-vv).
+type countValue struct {
+	n    *int
+	step int
+}
+
+func (c countValue) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return errors.New("want true or false")
+	}
+	if v {
+		*c.n += c.step
+	} else {
+		*c.n = 0
+	}
+	return nil
+}
+func (c countValue) String() string {
+	if c.n == nil {
+		return "0"
+	}
+	return strconv.Itoa(*c.n)
+}
+func (c countValue) IsBoolFlag() bool { return true }
 
 type stringValue string
 

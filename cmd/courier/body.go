@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +27,7 @@ type body struct {
 	contentType string                // the default Content-Type
 	accept      string                // the default Accept, "" for none
 	streamed    bool                  // too large to hold: sent once, never again
+	stdin       bool                  // read from stdin
 	// close releases what the body holds open (a file, the goroutine
 	// writing a multipart stream).
 	close func()
@@ -46,7 +46,7 @@ func buildBody(a *args, stdin io.Reader, stdinData bool) (body, error) {
 			return b, err
 		}
 		if opt != nil {
-			b.opt, b.streamed = opt, streamed
+			b.opt, b.streamed, b.stdin = opt, streamed, true
 			b.contentType = defaultContentType(a)
 			return b, nil
 		}
@@ -100,11 +100,8 @@ func itemsBody(a *args, b body, data, files []item) (body, error) {
 		b.opt = courier.Body([]byte(formBody(data)))
 		b.contentType = "application/x-www-form-urlencoded; charset=utf-8"
 	default:
-		js, err := jsonBody(data)
-		if err != nil {
-			return b, err
-		}
-		b.opt = courier.Body(js)
+		// parseArgs built it, following the items' nested JSON paths.
+		b.opt = courier.Body(a.jsonData)
 		b.contentType = "application/json"
 	}
 	return b, nil
@@ -131,57 +128,6 @@ func readBody(r io.Reader) (opt courier.RequestOption, n int, streamed bool, err
 		return courier.Body(buf), len(buf), false, nil
 	}
 	return courier.BodyReader(io.MultiReader(bytes.NewReader(buf), r)), len(buf), true, nil
-}
-
-// jsonBody writes data items as one JSON object, fields in the order given.
-// A field given more than once becomes an array of its values, as HTTPie.
-func jsonBody(data []item) ([]byte, error) {
-	var order []string
-	values := map[string][]json.RawMessage{}
-	for _, it := range data {
-		var v json.RawMessage
-		if it.kind == itemJSON {
-			v = json.RawMessage(it.value)
-		} else {
-			s, err := json.Marshal(it.value)
-			if err != nil {
-				return nil, err
-			}
-			v = s
-		}
-		if _, seen := values[it.key]; !seen {
-			order = append(order, it.key)
-		}
-		values[it.key] = append(values[it.key], v)
-	}
-	var buf bytes.Buffer
-	buf.WriteByte('{')
-	for i, k := range order {
-		if i > 0 {
-			buf.WriteString(", ")
-		}
-		key, _ := json.Marshal(k)
-		buf.Write(key)
-		buf.WriteString(": ")
-		vs := values[k]
-		if len(vs) == 1 {
-			buf.Write(vs[0])
-			continue
-		}
-		buf.WriteByte('[')
-		for j, v := range vs {
-			if j > 0 {
-				buf.WriteString(", ")
-			}
-			buf.Write(v)
-		}
-		buf.WriteByte(']')
-	}
-	buf.WriteByte('}')
-	if !json.Valid(buf.Bytes()) {
-		return nil, errors.New("the data items do not make valid JSON")
-	}
-	return buf.Bytes(), nil
 }
 
 // formBody writes data items as a URL-encoded form, in the order given.

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/auth"
 	"github.com/courierhttp/courier/sessionfile"
 )
 
@@ -61,6 +62,11 @@ func sessionOptions(a *args, sf *sessionfile.File, rec *sent, extra ...courier.O
 	origin := &url.URL{Scheme: a.url.Scheme, Host: a.url.Host}
 	opts := []courier.Option{courier.WithBaseURL(origin.String())}
 	opts = append(opts, sf.Options()...)
+	if o, err := netrcAuth(a, sf); err != nil {
+		return nil, err
+	} else if o != nil {
+		opts = append(opts, o)
+	}
 	if a.follow && a.maxRedirects > 0 {
 		opts = append(opts, courier.WithRedirects(a.maxRedirects))
 	} else {
@@ -185,6 +191,33 @@ func applyAuth(a *args, sf *sessionfile.File, sio stdio) error {
 	sf.Auth = &sessionfile.Auth{Type: typ, Username: user, Password: pass}
 	return nil
 }
+
+// netrcAuth is the auth of the netrc file ($NETRC, or else ~/.netrc) for a
+// request that has none of its own: no -a and no auth in the session, as
+// HTTPie leaves it to requests. Only basic auth comes from the file: the
+// login and password of the first machine entry named as the URL's host
+// (the port aside), or else the default entry. It goes to the URL's origin
+// alone, as -a does: not to another host, port or scheme a redirect leads
+// to, whatever the file has for it, nor past a downgrade from https to
+// http. A request with its own Authorization header item is left as it is.
+// The credentials are not stored in the session.
+//
+// A missing ~/.netrc is no error; a missing $NETRC file, one that does not
+// parse or one that group or others may read is, so that a request does
+// not go out without credentials the user meant it to have.
+func netrcAuth(a *args, sf *sessionfile.File) (courier.Option, error) {
+	if a.auth != nil || sf.Auth != nil || a.netrcIgnored() {
+		return nil, nil
+	}
+	m, err := auth.NetrcFromEnv()
+	if err != nil {
+		return nil, fmt.Errorf("%w (fix the file, or pass --ignore-netrc)", err)
+	}
+	return courier.WithAuth(m), nil
+}
+
+// netrcIgnored reports --ignore-netrc.
+func (a *args) netrcIgnored() bool { return a.ignoreNetrc }
 
 // roundTripperFunc adapts a function to http.RoundTripper.
 type roundTripperFunc func(*http.Request) (*http.Response, error)

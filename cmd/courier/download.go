@@ -23,9 +23,12 @@ import (
 // by the server's Content-Disposition, or by the URL the user gave (never
 // by a redirect target: HTTPie CVE-2019-10751), never over an existing file
 // unless asked; --continue resumes a partial one with a Range request.
+// Without -o and with stdout redirected, the body goes to stdout, as
+// HTTPie's does. The destination is checked before anything is sent.
 func download(ctx context.Context, p *prepared, sio stdio, tr *tracer) int {
 	a := p.a
-	offset, err := a.downloadOffset()
+	toStdout := a.output == "" && !sio.OutTTY
+	offset, err := a.downloadOffset(toStdout)
 	if err != nil {
 		return fail(sio, err)
 	}
@@ -52,15 +55,11 @@ func download(ctx context.Context, p *prepared, sio stdio, tr *tracer) int {
 		return exitOK
 	}
 
-	name := a.output
-	if name == "" {
-		name = uniqueName(fileName(resp.Header, a.url))
-	}
-	f, offset, err := openDownload(name, resp, offset, msg)
+	dst, offset, err := downloadTarget(a, resp, offset, sio.Out, toStdout, msg)
 	if err != nil {
 		return fail(sio, err)
 	}
-	n, err := receive(f, name, resp, offset, msg, sio.ErrTTY && !a.quiet)
+	n, err := receive(dst, resp, offset, msg, sio.ErrTTY && !a.quiet)
 	if err != nil {
 		return fail(sio, err)
 	}
@@ -72,24 +71,89 @@ func download(ctx context.Context, p *prepared, sio stdio, tr *tracer) int {
 	return exitOK
 }
 
-// downloadOffset checks --output (expanding a leading ~) before anything is
-// sent, and returns the size of the file that --continue resumes, or 0. An
-// existing file is kept unless --overwrite or --continue is given.
-func (a *args) downloadOffset() (int64, error) {
-	if a.output == "" {
+// downloadOffset checks where the download goes before anything is sent,
+// and returns the size of the file that --continue resumes, or 0. The body
+// goes to stdout when toStdout. Without --output, the current directory
+// must take a new file. --output (a leading ~ expanded) must be a file in a
+// directory that exists; a new one must be creatable there, an existing one
+// is kept unless --overwrite or --continue is given, and must be writable.
+func (a *args) downloadOffset(toStdout bool) (int64, error) {
+	switch {
+	case toStdout:
+		return 0, nil
+	case a.output == "":
+		if err := creatable("."); err != nil {
+			wd, _ := os.Getwd()
+			return 0, fmt.Errorf("cannot save the download in the current directory (%s): %w", wd, err)
+		}
 		return 0, nil
 	}
 	a.output = expandHome(a.output)
 	fi, err := os.Stat(a.output)
-	switch {
-	case err == nil && a.resume:
-		return fi.Size(), nil
-	case err == nil && !a.overwrite:
-		return 0, fmt.Errorf("%s exists: give --overwrite to replace it or --continue to resume it", a.output)
-	case err != nil && !errors.Is(err, os.ErrNotExist):
+	if err == nil {
+		return a.existingOutput(fi)
+	}
+	dir := filepath.Dir(a.output)
+	if derr := creatable(dir); derr != nil {
+		return 0, fmt.Errorf("--output %s: %s: %w", a.output, dir, derr)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
 		return 0, fmt.Errorf("--output %s: %s", a.output, pathError(err))
 	}
 	return 0, nil
+}
+
+// existingOutput checks the file --output names, which exists (fi): it is
+// kept unless --overwrite or --continue is given, and must be writable. It
+// returns the offset --continue resumes at, or 0.
+func (a *args) existingOutput(fi os.FileInfo) (int64, error) {
+	switch {
+	case fi.IsDir():
+		return 0, fmt.Errorf("--output %s is a directory: name a file", a.output)
+	case !a.resume && !a.overwrite:
+		return 0, fmt.Errorf("%s exists: give --overwrite to replace it or --continue to resume it", a.output)
+	}
+	if err := writable(a.output, fi); err != nil {
+		return 0, fmt.Errorf("--output %s: %s", a.output, pathError(err))
+	}
+	if a.resume {
+		return fi.Size(), nil
+	}
+	return 0, nil
+}
+
+// creatable says whether a new file can be created in dir: it is a
+// directory, and one is created there and removed, which answers for
+// permissions, ACLs and read-only mounts alike.
+func creatable(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return errors.New("no such directory")
+	case err != nil:
+		return errors.New(pathError(err))
+	case !fi.IsDir():
+		return errors.New("not a directory")
+	}
+	f, err := os.CreateTemp(dir, ".courier-check-*")
+	if err != nil {
+		return errors.New(pathError(err))
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// writable says whether the existing file name (fi) can be written to; a
+// file that is not a regular one (a device, a pipe) is left to the write.
+func writable(name string, fi os.FileInfo) error {
+	if !fi.Mode().IsRegular() {
+		return nil
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // downloadOptions ask for the bytes as sent, so that the file holds them:
@@ -103,15 +167,24 @@ func downloadOptions(offset int64) []courier.RequestOption {
 	return opts
 }
 
-// printDownloadHead writes the request when -p asks for its headers (H),
-// then the response's status line and headers, to msg (stderr): colored on
-// a terminal unless NO_COLOR is set.
+// printDownloadHead writes the intermediary exchanges with --all, the
+// request when -p asks for its headers (H), then the response's status line
+// and headers, to msg (stderr): colored on a terminal unless NO_COLOR is
+// set.
 func (p *prepared) printDownloadHead(msg io.Writer, sio stdio, resp *courier.Response) {
 	pretty, tty := "none", false
 	if sio.ErrTTY && sio.Getenv("NO_COLOR") == "" {
 		pretty, tty = "colors", true
 	}
 	pr := newPrinter(msg, pretty, tty, p.a.showSecrets)
+	pr.wire = p.wire
+	// The response heads are printed whatever -p says: so are the
+	// intermediary ones, unless --history-print says otherwise.
+	parts := p.a.history
+	if parts == "" {
+		parts = p.a.print + "h"
+	}
+	pr.history(p.wire, parts)
 	if strings.Contains(p.a.print, "H") {
 		if req := p.rec.last(); req != nil {
 			printRequest(pr, req, p.a.print)
@@ -167,11 +240,39 @@ func openDownload(name string, resp *courier.Response, offset int64, msg io.Writ
 	return f, offset, nil
 }
 
-// receive announces the download on msg and writes resp's body into f
-// (named name, holding offset bytes already), with a progress bar when tty.
-// It closes f and the response, and returns the bytes written; its error
-// says how much was saved and how to resume.
-func receive(f *os.File, name string, resp *courier.Response, offset int64, msg io.Writer, tty bool) (int64, error) {
+// target is where a download's body goes: a file, or stdout.
+type target struct {
+	w    io.WriteCloser
+	name string // the file's; "" for stdout
+}
+
+// downloadTarget opens where resp's body goes: stdout when toStdout, else
+// the file --output names or one named after the response (see
+// openDownload). The offset returned is where the body starts in it.
+func downloadTarget(a *args, resp *courier.Response, offset int64, stdout io.Writer, toStdout bool, msg io.Writer) (target, int64, error) {
+	if toStdout {
+		return target{w: nopWriteCloser{stdout}}, 0, nil
+	}
+	name := a.output
+	if name == "" {
+		name = uniqueName(fileName(resp.Header, a.url))
+	}
+	f, offset, err := openDownload(name, resp, offset, msg)
+	if err != nil {
+		return target{}, 0, err
+	}
+	return target{w: f, name: name}, offset, nil
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+// receive announces the download on msg and writes resp's body into dst
+// (holding offset bytes already), with a progress bar when tty. It closes
+// dst and the response, and returns the bytes written; its error says how
+// much was saved and how to resume.
+func receive(dst target, resp *courier.Response, offset int64, msg io.Writer, tty bool) (int64, error) {
 	expected := contentLength(resp.Header)
 	verb := "Downloading"
 	if offset > 0 {
@@ -181,12 +282,19 @@ func receive(f *os.File, name string, resp *courier.Response, offset int64, msg 
 	if expected >= 0 {
 		total = size(offset + expected)
 	}
-	fmt.Fprintf(msg, "%s to %q (%s)\n", verb, name, total)
+	shown := "<stdout>"
+	if dst.name != "" {
+		shown = strconv.Quote(dst.name)
+	}
+	fmt.Fprintf(msg, "%s to %s (%s)\n", verb, shown, total)
 	bar := newProgress(msg, tty, offset, expected)
-	n, err := copyBody(f, resp, expected, bar)
-	if err != nil {
+	n, err := copyBody(dst.w, resp, expected, bar)
+	switch {
+	case err != nil && dst.name == "":
+		return n, fmt.Errorf("incomplete download: %s of %s written to stdout: %w", size(n), total, err)
+	case err != nil:
 		return n, fmt.Errorf("incomplete download: %s of %s saved to %s (resume with --continue -o %s): %w",
-			size(offset+n), total, name, name, err)
+			size(offset+n), total, dst.name, dst.name, err)
 	}
 	return n, nil
 }
@@ -205,7 +313,7 @@ func contentLength(h http.Header) int64 {
 // copyBody copies resp's body into f through bar, then closes f and the
 // response. A body shorter than expected (when expected is not -1) is
 // io.ErrUnexpectedEOF.
-func copyBody(f *os.File, resp *courier.Response, expected int64, bar *progress) (int64, error) {
+func copyBody(f io.WriteCloser, resp *courier.Response, expected int64, bar *progress) (int64, error) {
 	n, err := io.Copy(f, io.TeeReader(resp.Body(), bar))
 	bar.finish()
 	if cerr := f.Close(); err == nil {

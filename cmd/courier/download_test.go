@@ -63,6 +63,9 @@ func TestDownload(t *testing.T) {
 	dir := t.TempDir()
 	chdir(t, dir)
 	c := newCLI(t)
+	// On a terminal: with stdout redirected and no -o, the body goes to
+	// stdout (TestProcessDownloadToRedirectedStdout).
+	c.tty = true
 
 	saved := func(name string) {
 		t.Helper()
@@ -88,13 +91,11 @@ func TestDownload(t *testing.T) {
 	saved("data-1.bin")
 
 	// On a terminal, a progress bar on stderr.
-	c.tty = true
 	c.ok("-d", srv.URL+"/files/bar.bin")
 	saved("bar.bin")
 	if !strings.Contains(c.Stderr, "\r\x1b[K100% ██") || !strings.Contains(c.Stderr, "128.0 KiB / 128.0 KiB") {
 		t.Errorf("no progress bar on a terminal:\n%q", c.Stderr)
 	}
-	c.tty = false
 
 	// Named by Content-Disposition, sanitised to a plain name here.
 	c.ok("-d", srv.URL+"/named")

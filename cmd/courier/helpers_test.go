@@ -23,6 +23,15 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// The CLI reads $NETRC (or ~/.netrc) when no -a is given: the
+	// developer's own must not reach the tests. The netrc tests set their
+	// own.
+	empty := filepath.Join(binDir, "netrc")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("NETRC", empty)
 	code := m.Run()
 	os.RemoveAll(binDir)
 	if code == 0 {

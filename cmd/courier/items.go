@@ -31,6 +31,11 @@ type item struct {
 	kind  itemKind
 	key   string
 	value string
+	// jsonPath is the key of a data item as the nested JSON syntax reads
+	// it (see nested.go): the key with the backslashes of \[, \] and \\
+	// kept, so that "a\[b\]=1" names the field "a[b]" and "a[b]=1" the
+	// field "b" inside "a".
+	jsonPath string
 	// For itemFile: the path and the media type given with ;type=.
 	path, mime string
 	// raw is the item as typed, for error messages.
@@ -44,22 +49,36 @@ var separators = []string{"==@", ":=@", "==", ":=", "=@", ":@", "=", ":", ";", "
 // special are the characters a backslash escapes in an item.
 const special = `\:=@;`
 
-// splitItem finds the first unescaped separator of arg, and returns the key
-// and value (unescaped) around it. ok is false when there is none.
-func splitItem(arg string) (key, sep, value string, ok bool) {
-	// Walk the argument, keeping the unescaped text and which of its bytes
-	// came escaped.
-	var text strings.Builder
+// itemParts is a request item split at its separator.
+type itemParts struct {
+	key, sep, value string // key and value unescaped
+	// jsonPath is the key with only the escapes of separator characters
+	// undone: a backslash before anything else, or doubled, is the nested
+	// JSON path's to read (HTTPie reads an item so).
+	jsonPath string
+}
+
+// splitItem finds the first unescaped separator of arg, and returns the
+// parts around it. ok is false when there is none.
+func splitItem(arg string) (parts itemParts, ok bool) {
+	// Walk the argument, keeping the unescaped text, which of its bytes
+	// came escaped, and where each byte starts in the path form.
+	var text, path strings.Builder
 	var escaped []bool
+	var pathAt []int
 	for i := 0; i < len(arg); i++ {
-		if arg[i] == '\\' && i+1 < len(arg) && strings.IndexByte(special, arg[i+1]) >= 0 {
-			text.WriteByte(arg[i+1])
-			escaped = append(escaped, true)
+		c, esc := arg[i], false
+		if c == '\\' && i+1 < len(arg) && strings.IndexByte(special, arg[i+1]) >= 0 {
 			i++
-			continue
+			c, esc = arg[i], true
 		}
-		text.WriteByte(arg[i])
-		escaped = append(escaped, false)
+		pathAt = append(pathAt, path.Len())
+		if esc && c == '\\' {
+			path.WriteByte('\\')
+		}
+		path.WriteByte(c)
+		text.WriteByte(c)
+		escaped = append(escaped, esc)
 	}
 	s := text.String()
 	for i := 0; i < len(s); i++ {
@@ -68,11 +87,11 @@ func splitItem(arg string) (key, sep, value string, ok bool) {
 		}
 		for _, sp := range separators {
 			if strings.HasPrefix(s[i:], sp) && !anyEscaped(escaped[i:i+len(sp)]) {
-				return s[:i], sp, s[i+len(sp):], true
+				return itemParts{key: s[:i], sep: sp, value: s[i+len(sp):], jsonPath: path.String()[:pathAt[i]]}, true
 			}
 		}
 	}
-	return "", "", "", false
+	return itemParts{}, false
 }
 
 func anyEscaped(b []bool) bool {
@@ -87,13 +106,13 @@ func anyEscaped(b []bool) bool {
 // isItem reports whether arg reads as a request item (used to tell a URL
 // from a method: in `courier example.org a=1` the first word is the URL).
 func isItem(arg string) bool {
-	key, sep, _, ok := splitItem(arg)
-	if !ok || key == "" {
+	parts, ok := splitItem(arg)
+	if !ok || parts.key == "" {
 		return false
 	}
 	// "localhost:8080/x" and "http://x" have a ':' but are URLs: a header
 	// name is a token, and a URL's ':' is followed by a port or "//".
-	if sep == ":" && looksLikeURL(arg) {
+	if parts.sep == ":" && looksLikeURL(arg) {
 		return false
 	}
 	return true
@@ -117,16 +136,17 @@ type fileReader func(path string) ([]byte, error)
 
 // parseItem parses one request item.
 func parseItem(arg string, read fileReader) (item, error) {
-	key, sep, value, ok := splitItem(arg)
+	parts, ok := splitItem(arg)
 	if !ok {
 		return item{}, fmt.Errorf("%q is not a request item (Header:Value, name==value, field=value, field:=json or field@file)", arg)
 	}
-	it := item{key: key, value: value, raw: arg}
+	it := item{key: parts.key, value: parts.value, raw: arg}
 	var err error
-	switch sep {
+	switch sep := parts.sep; sep {
 	case ":", ":@", ";":
 		err = it.parseHeader(sep, read)
 	case "==", "==@", "=", "=@", ":=", ":=@":
+		it.jsonPath = parts.jsonPath
 		err = it.parseField(sep, read)
 	case "@":
 		err = it.parseUpload()

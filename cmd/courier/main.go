@@ -167,9 +167,11 @@ func (e *codeError) Unwrap() error { return e.err }
 const usage = `usage: courier [flags] [METHOD] URL [ITEM ...]
        courier demo
        courier session list | show NAME HOST | import httpie PATH [--host HOST] [--name NAME]
+       courier session import cookies.txt FILE|- (--host HOST [--name NAME] | --output PATH)
+       courier session export cookies.txt (NAME HOST | PATH) [FILE|-]
 
-METHOD defaults to GET, or POST when there is data. URL: http:// is assumed;
-:8080/x and :/x mean localhost.
+METHOD defaults to GET, or POST when there is data (items, --raw or a piped
+body). URL: http:// is assumed; :8080/x and :/x mean localhost.
 
 Items (HTTPie's syntax; escape a separator with \):
   Header:Value      request header          Header:        drop a header (and a session's)
@@ -178,6 +180,8 @@ Items (HTTPie's syntax; escape a separator with \):
   field=value       JSON string field (form field with --form)   field=@file  from a file
   field:=json       raw JSON value          field:=@file   raw JSON from a file
   field@file        file upload (--form)    field@file;type=image/png
+  field[a][]=v      nested JSON: a[b]=1, a[]:=1, [0][k]=v; \[ and \] escape
+                    (a field given twice: the last value wins, as HTTPie 3)
 
 Body:
   -j, --json            send data items as JSON (the default) and ask for JSON
@@ -189,7 +193,12 @@ Body:
 Output:
   -p, --print WHAT      H request headers, B request body, h response headers,
                         b response body, m metadata (default hb; b when piped)
-  -v, --verbose         print the request too (-p HBhb)
+  -v, --verbose         print the request too (-p HBhb), and every exchange
+                        (--all); -vv also the metadata (-p HBhbm)
+      --all             print the intermediary exchanges too: the redirects
+                        followed, auth challenges and retried responses
+  -P, --history-print WHAT  what --all prints of those (letters of -p;
+                        default what -p prints)
   -h, --headers         response headers only (-p h)
   -b, --body            response body only (-p b)
       --pretty MODE     all, colors, format or none (all on a terminal, none piped)
@@ -205,6 +214,8 @@ Sessions and auth:
       --session-read-only NAME|PATH  use a session, never write it
   -a, --auth USER[:PASS] | TOKEN     credentials (asks for a missing password)
   -A, --auth-type basic|digest|bearer
+      --ignore-netrc                 do not read credentials from $NETRC or ~/.netrc
+                                     (read when no -a is given)
 
 Network:
   -F, --follow          follow redirects (off by default, as HTTPie)
@@ -218,7 +229,8 @@ Network:
                         addresses, checked on the address dialed (SSRF guard)
 
 Downloads:
-  -d, --download        save the body to a file (named by the server or the URL)
+  -d, --download        save the body to a file (named by the server or the URL);
+                        to stdout when it is redirected and -o is not given
   -o, --output FILE     the file to save to (without -d: where to print)
   -c, --continue        resume a partial download into --output
       --overwrite       replace an existing --output file

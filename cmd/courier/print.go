@@ -22,6 +22,9 @@ type printer struct {
 	colors  bool // ANSI colors
 	tty     bool // w is a terminal: binary bodies are not shown
 	secrets bool // show secrets as sent
+	// wire holds the response headers as received, when recorded: the
+	// final response's are printed from it.
+	wire *received
 }
 
 // newPrinter sets a printer up for --pretty (defaulted by the terminal).
@@ -66,10 +69,54 @@ func (p *printer) requestHead(req *http.Request) {
 	p.headers(h)
 }
 
-// responseHead writes the status line and headers of resp.
+// responseHead writes the status line and headers of resp, the headers as
+// they were received: courier drops Content-Encoding and Content-Length
+// from resp.Header when it decodes the body, and net/http keeps
+// Transfer-Encoding out of it.
 func (p *printer) responseHead(resp *courier.Response) {
-	fmt.Fprintf(p.w, "%s %s\n", p.paint(colorDim, resp.Proto), p.paint(statusColor(resp.StatusCode)+colorBold, resp.Status))
-	p.headers(resp.Header)
+	h := resp.Header
+	if x := p.wire.final(); x != nil && x.statusCode == resp.StatusCode {
+		h = x.header
+	}
+	p.statusHead(resp.Proto, resp.Status, resp.StatusCode, h)
+}
+
+// statusHead writes a status line and headers.
+func (p *printer) statusHead(proto, status string, code int, h http.Header) {
+	fmt.Fprintf(p.w, "%s %s\n", p.paint(colorDim, proto), p.paint(statusColor(code)+colorBold, status))
+	p.headers(h)
+}
+
+// history writes the exchanges that led to the final one (--all): the
+// redirects followed, the auth challenges answered, the responses retried;
+// each request and response as --history-print asks (H, B, h, b, m).
+// Attempts that got no response are left out (--trace tells of them).
+func (p *printer) history(wire *received, parts string) {
+	for _, x := range wire.history() {
+		printRequest(p, x.req, parts)
+		p.intermediary(&x, parts)
+	}
+}
+
+// intermediary writes what parts asks of an intermediary response (h, b,
+// m), each part followed by a blank line.
+func (p *printer) intermediary(x *wireExchange, parts string) {
+	if strings.Contains(parts, "h") {
+		p.statusHead(x.proto, x.status, x.statusCode, x.header)
+		fmt.Fprintln(p.w)
+	}
+	if strings.Contains(parts, "b") && len(x.body) > 0 {
+		if shown := p.bodyBytes(x.shownBody(), x.header.Get("Content-Type"), false); !bytes.HasSuffix(shown, []byte("\n")) {
+			io.WriteString(p.w, "\n")
+		}
+		if x.truncated {
+			fmt.Fprintln(p.w, p.paint(colorDim, fmt.Sprintf("(body cut at %s)", size(maxKeptBody))))
+		}
+		fmt.Fprintln(p.w)
+	}
+	if strings.Contains(parts, "m") {
+		fmt.Fprintf(p.w, "%s %.6fs\n\n", p.paint(colorDim, "Elapsed time:"), x.elapsed.Seconds())
+	}
 }
 
 // headers writes h sorted by name, sensitive values redacted unless

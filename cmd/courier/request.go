@@ -26,6 +26,8 @@ type prepared struct {
 	opts    []courier.RequestOption
 	body    body
 	rec     *sent
+	// wire records each attempt's response as received (received.go).
+	wire *received
 	// stored are the headers the session file keeps from this request
 	// (HTTPie's rules in File.UpdateHeaders: an empty value removes one).
 	stored http.Header
@@ -44,7 +46,9 @@ func prepare(a *args, sio stdio, extra ...courier.Option) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &prepared{a: a, sf: sf, body: b, rec: &sent{}, stored: http.Header{}}
+	// A body on stdin is data too, known only once read: POST by default.
+	a.defaultMethod(b.stdin)
+	p := &prepared{a: a, sf: sf, body: b, rec: &sent{}, wire: newReceived(a), stored: http.Header{}}
 	fail := func(err error) (*prepared, error) {
 		b.close()
 		return nil, err
@@ -60,7 +64,7 @@ func prepare(a *args, sio stdio, extra ...courier.Option) (*prepared, error) {
 	if err := p.addHeaders(); err != nil {
 		return fail(err)
 	}
-	opts, err := sessionOptions(a, sf, p.rec, extra...)
+	opts, err := sessionOptions(a, sf, p.rec, append(extra, p.wire.option())...)
 	if err != nil {
 		return fail(err)
 	}
@@ -239,6 +243,7 @@ func exchange(ctx context.Context, p *prepared, sio stdio, tr *tracer) int {
 		out, outTTY = f, false
 	}
 	pr := newPrinter(out, a.pretty, outTTY, a.showSecrets)
+	pr.wire = p.wire
 	if a.quiet {
 		pr.w = io.Discard
 	}
@@ -270,6 +275,7 @@ func (p *prepared) printSent(pr *printer, out io.Writer) {
 	case p.a.curl:
 		fmt.Fprintln(out, curl.Command(req, redact.IsSensitiveHeader))
 	default:
+		pr.history(p.wire, p.a.historyParts())
 		printRequest(pr, req, p.a.print)
 	}
 }

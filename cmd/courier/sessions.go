@@ -46,7 +46,7 @@ func hostDir(host string) string {
 // directory, one directory per host (as HTTPie keeps them); anything with a
 // path separator or a .json ending is a path.
 func sessionPath(sio stdio, session string, u *url.URL) (string, error) {
-	if strings.ContainsRune(session, filepath.Separator) || strings.ContainsRune(session, '/') || strings.HasSuffix(session, ".json") {
+	if isSessionPath(session) {
 		return expandHome(session), nil
 	}
 	if !sessionNameRE.MatchString(session) {
@@ -57,6 +57,12 @@ func sessionPath(sio stdio, session string, u *url.URL) (string, error) {
 		return "", err
 	}
 	return filepath.Join(dir, "sessions", hostDir(u.Host), session+".json"), nil
+}
+
+// isSessionPath reports whether a session argument is a path rather than a
+// name: it has a path separator or ends in .json.
+func isSessionPath(session string) bool {
+	return strings.ContainsRune(session, filepath.Separator) || strings.ContainsRune(session, '/') || strings.HasSuffix(session, ".json")
 }
 
 // openSession loads the session a command line names, or starts a new one;
@@ -83,10 +89,14 @@ func openSession(a *args, sio stdio) (*sessionfile.File, error) {
 	return f, nil
 }
 
-// runSession runs "courier session ...": list, show, import httpie.
+// sessionUsage is the synopsis of "courier session".
+const sessionUsage = "courier session list | show NAME HOST | import httpie PATH [--host HOST] [--name NAME | --output PATH]" +
+	" | import cookies.txt FILE|- (--host HOST [--name NAME] | --output PATH) | export cookies.txt (NAME HOST | PATH) [FILE|-]"
+
+// runSession runs "courier session ...": list, show, import, export.
 func runSession(_ context.Context, argv []string, sio stdio) int {
 	if len(argv) == 0 {
-		return fail(sio, usagef("courier session list | show NAME HOST | import httpie PATH [--host HOST] [--name NAME]"))
+		return fail(sio, usagef("%s", sessionUsage))
 	}
 	var err error
 	switch argv[0] {
@@ -96,8 +106,10 @@ func runSession(_ context.Context, argv []string, sio stdio) int {
 		err = sessionShow(argv[1:], sio)
 	case "import":
 		err = sessionImport(argv[1:], sio)
+	case "export":
+		err = sessionExport(argv[1:], sio)
 	default:
-		err = usagef("courier session %s: use list, show or import", argv[0])
+		err = usagef("courier session %s: use list, show, import or export", argv[0])
 	}
 	if err != nil {
 		return fail(sio, err)
@@ -177,38 +189,68 @@ func sessionShow(argv []string, sio stdio) error {
 	return nil
 }
 
-// sessionImport converts an HTTPie session file into a courier one.
-func sessionImport(argv []string, sio stdio) error {
-	if len(argv) == 0 || argv[0] != "httpie" {
-		return usagef("courier session import httpie PATH [--host HOST] [--name NAME | --output PATH]")
+// importArgs are the arguments of "courier session import FORMAT": the
+// file to import and where the session goes.
+type importArgs struct {
+	format             string
+	src                string
+	host, name, output string
+}
+
+// parseImport reads the arguments after "courier session import": the
+// format, one file, and --host, --name and --output anywhere among them.
+func parseImport(argv []string) (importArgs, error) {
+	var ia importArgs
+	if len(argv) == 0 || (argv[0] != "httpie" && argv[0] != "cookies.txt") {
+		return ia, usagef("courier session import httpie PATH [--host HOST] [--name NAME | --output PATH]," +
+			" or import cookies.txt FILE|- (--host HOST [--name NAME] | --output PATH)")
 	}
+	ia.format = argv[0]
 	fset := flag.NewFlagSet("import", flag.ContinueOnError)
 	fset.SetOutput(io.Discard)
-	host := fset.String("host", "", "")
-	name := fset.String("name", "", "")
-	out := fset.String("output", "", "")
-	var src string
+	fset.StringVar(&ia.host, "host", "", "")
+	fset.StringVar(&ia.name, "name", "", "")
+	fset.StringVar(&ia.output, "output", "", "")
 	rest := argv[1:]
 	for {
 		if err := fset.Parse(rest); err != nil {
-			return usagef("courier session import: %s", flagError(err))
+			return ia, usagef("courier session import: %s", flagError(err))
 		}
 		rest = fset.Args()
 		if len(rest) == 0 {
 			break
 		}
-		if src != "" {
-			return usagef("courier session import httpie takes one PATH")
+		if ia.src != "" {
+			return ia, usagef("courier session import %s takes one file", ia.format)
 		}
-		src, rest = rest[0], rest[1:]
+		ia.src, rest = rest[0], rest[1:]
 	}
-	if src == "" {
-		return usagef("courier session import httpie PATH: no PATH")
+	if ia.src == "" {
+		return ia, usagef("courier session import %s: no file to import", ia.format)
 	}
-	src = expandHome(src)
+	return ia, nil
+}
+
+// sessionImport converts an HTTPie session file into a courier one, or
+// adds the cookies of a cookies.txt file to a session.
+func sessionImport(argv []string, sio stdio) error {
+	ia, err := parseImport(argv)
+	if err != nil {
+		return err
+	}
+	if ia.format == "cookies.txt" {
+		return importCookiesTxt(ia, sio)
+	}
+	return importHTTPie(ia, sio)
+}
+
+// importHTTPie converts an HTTPie session file into a courier one.
+func importHTTPie(ia importArgs, sio stdio) error {
+	src := expandHome(ia.src)
+	host := ia.host
 	// An HTTPie session kept under .../sessions/<host_port>/<name>.json
 	// says its host in its directory's name.
-	if *host == "" {
+	if host == "" {
 		d := filepath.Base(filepath.Dir(src))
 		if filepath.Base(filepath.Dir(filepath.Dir(src))) != "sessions" {
 			return usagef("the session's host is not in its path: give --host HOST")
@@ -216,18 +258,19 @@ func sessionImport(argv []string, sio stdio) error {
 		if i := strings.LastIndexByte(d, '_'); i > 0 && isDigits(d[i+1:]) {
 			d = d[:i] + ":" + d[i+1:]
 		}
-		*host = d
+		host = d
 	}
-	u, err := parseURL(*host)
+	u, err := parseURL(host)
 	if err != nil {
-		return usagef("--host %q: %v", *host, err)
+		return usagef("--host %q: %v", host, err)
 	}
-	dst := *out
+	dst := ia.output
 	if dst == "" {
-		if *name == "" {
-			*name = strings.TrimSuffix(filepath.Base(src), ".json")
+		name := ia.name
+		if name == "" {
+			name = strings.TrimSuffix(filepath.Base(src), ".json")
 		}
-		if dst, err = sessionPath(sio, *name, u); err != nil {
+		if dst, err = sessionPath(sio, name, u); err != nil {
 			return err
 		}
 	}
