@@ -48,6 +48,21 @@ type Response struct {
 	body    []byte
 	stream  io.ReadCloser
 	maxBody int64
+	// raw is the final http.Response, whose Trailer net/http fills (or
+	// sets) at the body's end.
+	raw *http.Response
+}
+
+// Trailer returns the HTTP trailers the server sent after the body (gRPC
+// status, checksums), once the body has been read to its end: at once for
+// a buffered response, after the last read of a streamed one. It is nil or
+// empty before that, and when the server sent none. Do not call it while
+// another goroutine reads a streamed body.
+func (r *Response) Trailer() http.Header {
+	if r.raw == nil {
+		return nil
+	}
+	return r.raw.Trailer
 }
 
 // Bytes returns the buffered body. It is nil for a streamed response.
@@ -173,6 +188,7 @@ func (s *Session) respond(c *call, req *http.Request, resp *http.Response, rc *r
 		Attempts:   max(c.out.attempts, 1),
 		Redirects:  c.out.redirects,
 		maxBody:    s.cfg.maxBodySize,
+		raw:        resp,
 	}
 	if resp.Request != nil {
 		r.URL = resp.Request.URL
