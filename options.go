@@ -612,6 +612,7 @@ type requestConfig struct {
 	into      any
 	stream    bool
 	errorBody errorBodyOption
+	progress  func(sent, total int64)
 }
 
 // bodySpec is a request body before it becomes an io.Reader.
@@ -621,6 +622,11 @@ type bodySpec struct {
 	contentType string
 	set         bool
 	encode      func() ([]byte, error)
+	// open makes the body anew for each attempt (Multipart), length
+	// long (-1: unknown); once: it can be opened only once.
+	open   func() (io.ReadCloser, error)
+	length int64
+	once   bool
 }
 
 // JSON sends v encoded as JSON, with Content-Type application/json (which
@@ -666,7 +672,7 @@ func BodyReader(rd io.Reader) RequestOption {
 
 func (r *requestConfig) setBody(b bodySpec) error {
 	if r.body.set {
-		return errors.New("more than one body option (JSON, Form, Body, BodyReader)")
+		return errors.New("more than one body option (JSON, Form, Body, BodyReader, Multipart)")
 	}
 	b.set = true
 	r.body = b

@@ -333,6 +333,9 @@ func (s *Session) newRequest(ctx context.Context, method, path string, rc *reque
 		if ct := rc.body.contentType; ct != "" && !rc.setsHeader("Content-Type") {
 			req.Header["Content-Type"] = []string{ct}
 		}
+		if rc.progress != nil {
+			watchUpload(req, rc.progress)
+		}
 	}
 	return req, nil
 }
@@ -461,6 +464,17 @@ func isRemoved(h http.Header, k string) bool {
 
 // setBody attaches a replayable body where it can.
 func setBody(req *http.Request, b *bodySpec) error {
+	if b.open != nil {
+		body, err := b.open()
+		if err != nil {
+			return err
+		}
+		req.Body, req.ContentLength = body, b.length
+		if !b.once {
+			req.GetBody = b.open
+		}
+		return nil
+	}
 	if b.encode != nil {
 		data, err := b.encode()
 		if err != nil {
