@@ -5,18 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
-	"mime/multipart"
-	"net/textproto"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/courierhttp/courier"
 )
 
-// maxBufferedBody is how much of a body from stdin or a multipart upload is
+// maxBufferedBody is how much of a body from stdin is
 // held in memory, so that it can be sent again on a retry and shown by -v.
 // A longer one is streamed: sent once, never retried.
 const maxBufferedBody = 8 << 20
@@ -28,8 +24,7 @@ type body struct {
 	accept      string                // the default Accept, "" for none
 	streamed    bool                  // too large to hold: sent once, never again
 	stdin       bool                  // read from stdin
-	// close releases what the body holds open (a file, the goroutine
-	// writing a multipart stream).
+	// close releases what the body holds open (a file).
 	close func()
 }
 
@@ -144,88 +139,29 @@ func formBody(data []item) string {
 	return b.String()
 }
 
-// multipartBody writes fields and then files as multipart/form-data. It is
-// written by a goroutine into a pipe, so a large file is streamed; readBody
-// keeps it in memory when it is small enough to be sent again.
+// multipartBody sends fields and then files as multipart/form-data with
+// the library's streamed builder: each file goes from disk to the
+// connection as it is sent, and is read again for a retry, a 307 or -v.
 func multipartBody(data, files []item) (body, error) {
-	// Open every file first, so a missing one is bad input, before anything
-	// is sent.
-	opened := make([]*os.File, 0, len(files))
-	closeAll := func() {
-		for _, f := range opened {
-			f.Close()
-		}
+	// Check every file first, so a missing one is bad input, before
+	// anything is sent.
+	parts := make([]courier.Part, 0, len(data)+len(files))
+	for _, it := range data {
+		parts = append(parts, courier.Field(it.key, it.value))
 	}
 	for _, it := range files {
-		f, err := os.Open(expandHome(it.path))
-		if err != nil {
-			closeAll()
+		path := expandHome(it.path)
+		if _, err := os.Stat(path); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return body{}, usagef("item %q: no such file %s", it.raw, it.path)
 			}
 			return body{}, usagef("item %q: %v", it.raw, err)
 		}
-		opened = append(opened, f)
-	}
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer closeAll()
-		pw.CloseWithError(writeMultipart(mw, data, files, opened))
-	}()
-	stop := func() {
-		pr.CloseWithError(errors.New("request ended"))
-		<-done
-	}
-	opt, _, streamed, err := readBody(pr)
-	if err != nil {
-		stop()
-		return body{}, fmt.Errorf("building the multipart body: %w", err)
-	}
-	return body{
-		opt:         opt,
-		contentType: mw.FormDataContentType(),
-		streamed:    streamed,
-		close:       stop,
-	}, nil
-}
-
-func writeMultipart(mw *multipart.Writer, data, files []item, opened []*os.File) error {
-	for _, it := range data {
-		if err := mw.WriteField(it.key, it.value); err != nil {
-			return err
+		p := courier.File(it.key, path)
+		if it.mime != "" {
+			p = p.Type(it.mime)
 		}
+		parts = append(parts, p)
 	}
-	for i, it := range files {
-		h := textproto.MIMEHeader{}
-		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="%s"; filename="%s"`,
-			escapeQuotes(it.key), escapeQuotes(filepath.Base(it.path))))
-		ctype := it.mime
-		if ctype == "" {
-			ctype = mimeByName(it.path)
-		}
-		h.Set("Content-Type", ctype)
-		w, err := mw.CreatePart(h)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(w, opened[i]); err != nil {
-			return fmt.Errorf("reading %s: %w", it.path, err)
-		}
-	}
-	return mw.Close()
-}
-
-var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"")
-
-func escapeQuotes(s string) string { return quoteEscaper.Replace(s) }
-
-// mimeByName guesses a file's media type from its extension.
-func mimeByName(path string) string {
-	if t := mime.TypeByExtension(filepath.Ext(path)); t != "" {
-		return t
-	}
-	return "application/octet-stream"
+	return body{opt: courier.Multipart(parts...), close: func() {}}, nil
 }

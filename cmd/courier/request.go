@@ -56,7 +56,10 @@ func prepare(a *args, sio stdio, extra ...courier.Option) (*prepared, error) {
 	addQuery(a.url, a.items)
 	p.opts = []courier.RequestOption{courier.AnyStatus(), courier.Stream()}
 	if b.opt != nil {
-		p.opts = append(p.opts, b.opt, courier.Header("Content-Type", b.contentType))
+		p.opts = append(p.opts, b.opt)
+		if b.contentType != "" { // a multipart body sets its own, with the boundary
+			p.opts = append(p.opts, courier.Header("Content-Type", b.contentType))
+		}
 	}
 	if b.accept != "" {
 		p.opts = append(p.opts, courier.Header("Accept", b.accept))
