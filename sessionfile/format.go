@@ -445,6 +445,12 @@ func encode(id identity) ([]byte, error) {
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
+// WritePrivate replaces path with data as the package writes session
+// files: mode 0600, through a temporary file beside it, synced and renamed
+// over path, so that path holds the old data or the new, never a part of
+// either. The CLI writes the cookies.txt files it exports with it.
+func WritePrivate(path string, data []byte) error { return writeAtomic(path, data) }
+
 // writeAtomic replaces path with data: a temporary file in the same
 // directory, mode 0600, synced, renamed over path, and the directory
 // synced. On failure the temporary file is removed and path is untouched.

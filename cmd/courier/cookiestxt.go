@@ -158,7 +158,7 @@ func sessionExport(argv []string, sio stdio) error {
 		return err
 	}
 	dst := expandHome(rest[0])
-	if err := writePrivate(dst, b.Bytes()); err != nil {
+	if err := sessionfile.WritePrivate(dst, b.Bytes()); err != nil {
 		return fmt.Errorf("writing %s: %s", rest[0], pathError(err))
 	}
 	fmt.Fprintf(sio.Out, "exported %d cookies of %s\n  -> %s\n", len(f.Jar.All()), path, dst)
@@ -185,32 +185,4 @@ func warnRefused(sio stdio, what string, refused []error) {
 	for _, r := range refused {
 		fmt.Fprintf(sio.Err, "courier: warning: %s: %v\n", what, r)
 	}
-}
-
-// writePrivate replaces path with data, mode 0600, whole or not at all: a
-// temporary file beside it, synced, renamed over it.
-func writePrivate(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
