@@ -389,14 +389,7 @@ func (d dialer) dialTLSGated(ctx context.Context, network, addr string) (net.Con
 		}
 	}
 	if wait := d.gate.graceFor(addr); wait > 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return nil, errDialCoalesced
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+		return nil, giveWay(ctx, wait)
 	}
 	f, lead := d.gate.join(addr)
 	switch {
@@ -426,13 +419,14 @@ func (d dialer) dialTLSGated(ctx context.Context, network, addr string) (net.Con
 	return d.dialTLSCounted(ctx, network, addr)
 }
 
-// yield gives way to a connection on its way back to the pool: after a
-// moment, long enough for net/http to hand it to the request that is
-// waiting, the dial gives up with errDialCoalesced. When that request got
+// giveWay gives way, for wait, to a connection on its way back to the
+// pool (or to a newly settled one), long enough for net/http to hand it to
+// the request that is waiting; then the dial gives up with
+// errDialCoalesced. When that request got
 // the connection, nobody hears of it; when it did not (the connection was
 // closed instead), gatedTransport sends the request again.
-func (d dialer) yield(ctx context.Context) error {
-	t := time.NewTimer(yieldFor)
+func giveWay(ctx context.Context, wait time.Duration) error {
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-t.C:
@@ -442,17 +436,29 @@ func (d dialer) yield(ctx context.Context) error {
 	}
 }
 
+// admit counts a dial to addr that is about to start, or gives way (and
+// returns why not) when the address's HTTP/1.1 connections and dials
+// already match its requests in flight. A request whose body cannot be
+// sent again never gives way.
+func (d dialer) admit(ctx context.Context, addr string, plain bool) error {
+	if d.gate.reserve(addr, plain) {
+		return nil
+	}
+	if ctx.Value(noCoalesceKey{}) == nil {
+		return giveWay(ctx, yieldFor)
+	}
+	d.gate.force(addr)
+	return nil
+}
+
 // yieldFor is how long a dial gives way to a connection coming back.
 const yieldFor = 5 * time.Millisecond
 
 // dialPlain makes a connection without TLS (http, or to a proxy), giving
 // way to a connection coming back to the pool as dialTLSGated does.
 func (d dialer) dialPlain(ctx context.Context, network, addr string) (net.Conn, error) {
-	if !d.gate.reserve(addr, true) {
-		if ctx.Value(noCoalesceKey{}) == nil {
-			return nil, d.yield(ctx)
-		}
-		d.gate.force(addr)
+	if err := d.admit(ctx, addr, true); err != nil {
+		return nil, err
 	}
 	conn, err := d.dial(ctx, network, addr)
 	d.gate.dialed(addr, "http/1.1", err == nil)
@@ -466,11 +472,8 @@ func (d dialer) dialPlain(ctx context.Context, network, addr string) (net.Conn, 
 // dialTLSCounted dials on its own (giving way to a connection coming back,
 // for HTTP/1.1), and counts the connection in the gate.
 func (d dialer) dialTLSCounted(ctx context.Context, network, addr string) (net.Conn, error) {
-	if !d.gate.reserve(addr, false) {
-		if ctx.Value(noCoalesceKey{}) == nil {
-			return nil, d.yield(ctx)
-		}
-		d.gate.force(addr)
+	if err := d.admit(ctx, addr, false); err != nil {
+		return nil, err
 	}
 	conn, err := d.dialTLS(ctx, network, addr)
 	proto := ""
