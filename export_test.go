@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"strings"
 )
 
 // Internals for the tests in package courier_test.
@@ -42,8 +41,7 @@ func GateAddrs(s *Session) int {
 // text.
 func GuardVerdict(host string, allow ...string) string {
 	r := newGuardRules(&Guard{Allow: allow, Resolver: noDNS{}}, &net.Dialer{})
-	name := strings.ToLower(strings.TrimSuffix(host, "."))
-	ips, err := r.resolve(context.Background(), "tcp", name)
+	ips, err := r.resolve(context.Background(), "tcp", guardName(host))
 	if err != nil {
 		return err.Error()
 	}

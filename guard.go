@@ -128,7 +128,7 @@ func parseAllow(a string) (allowEntry, error) {
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return allowEntry{}, fmt.Errorf("%q: bad port", a)
 	}
-	return allowEntry{hostPort: strings.ToLower(strings.TrimSuffix(host, ".")) + ":" + port}, nil
+	return allowEntry{hostPort: guardName(host) + ":" + port}, nil
 }
 
 func newGuardRules(g *Guard, session *net.Dialer) *guardRules {
@@ -187,7 +187,7 @@ func (r *guardRules) dial(ctx context.Context, network, addr string) (net.Conn, 
 	if r.ports != nil && !r.ports[port] {
 		return nil, blocked(addr, "port %d is not among the ports allowed", port)
 	}
-	name := strings.ToLower(strings.TrimSuffix(host, "."))
+	name := guardName(host)
 	excepted := r.hostPorts[name+":"+portStr]
 	ips, err := r.resolve(ctx, network, name)
 	if err != nil {
@@ -211,6 +211,16 @@ func (r *guardRules) dial(ctx context.Context, network, addr string) (net.Conn, 
 		return nil, &net.DNSError{Err: "no address", Name: host, IsNotFound: true}
 	}
 	return nil, refused
+}
+
+// guardName is host as the guard compares and resolves it: an address
+// as written (a zone may end in a dot: "::1%." is ::1), a name in lower
+// case without the dot that makes it fully qualified.
+func guardName(host string) string {
+	if _, err := netip.ParseAddr(host); err == nil {
+		return host
+	}
+	return strings.ToLower(strings.TrimSuffix(host, "."))
 }
 
 // resolve returns the addresses of host: the host itself when it is an

@@ -284,6 +284,7 @@ func TestGuardEndToEnd(t *testing.T) {
 		{name: "loopback IPv6 spelling of it", url: "http://[::ffff:127.0.0.1]:" + port + "/", want: "IPv4-mapped of 127.0.0.1"},
 		{name: "name resolving to loopback", url: "http://public.example:" + port + "/",
 			dns: map[string][]string{"public.example": {"127.0.0.1"}}, want: "public.example: 127.0.0.1 is loopback"},
+		{name: "IPv6 loopback with a dot for a zone", url: "http://[::1%25.]:" + port + "/", want: "::1%. is loopback"},
 		{name: "decimal spelling", url: "http://2130706433:" + port + "/", want: "written as a number"},
 		{name: "short spelling", url: "http://127.1:" + port + "/", want: "written as a number"},
 		{name: "allowed by prefix", url: "http://127.0.0.1:" + port + "/", guard: courier.Guard{Allow: []string{"127.0.0.0/8"}}, pass: true},
@@ -449,7 +450,7 @@ func TestGuardRefusesWhatItCannotGuard(t *testing.T) {
 // unspecified (or the IPv4-mapped form of one) is never allowed.
 func FuzzGuardHost(f *testing.F) {
 	for _, s := range []string{"127.0.0.1", "::1", "::ffff:10.0.0.1", "64:ff9b::a00:1", "2002:a00:1::", "2001:0:4136:e378:8000:63bf:f5ff:fffe",
-		"2130706433", "0x7f000001", "127.1", "example.com", "fe80::1%eth0", "", ".", "..", "0.0.0.0", "8.8.8.8"} {
+		"2130706433", "0x7f000001", "127.1", "example.com", "fe80::1%eth0", "::01%.", "127.0.0.1%.", "", ".", "..", "0.0.0.0", "8.8.8.8"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, host string) {
