@@ -286,7 +286,7 @@ func (c *call) exchange(req *http.Request) (*http.Response, error) {
 		c.finish()
 		return nil, c.wrapErr(err)
 	}
-	if c.decode && (c.out.body == nil || resp.Body != io.ReadCloser(c.out.body)) {
+	if c.decode && resp.StatusCode != http.StatusSwitchingProtocols && (c.out.body == nil || resp.Body != io.ReadCloser(c.out.body)) {
 		if err := decodeBody(resp); err != nil {
 			c.drainClose(resp.Body)
 			c.finish()

@@ -523,7 +523,10 @@ func (g gatedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	addr := dialAddr(req.URL)
 	g.gate.begin(addr)
 	resp, err := g.roundTrip(req)
-	if err != nil || resp.Body == nil || resp.Body == http.NoBody {
+	if err != nil || resp.Body == nil || resp.Body == http.NoBody || resp.StatusCode == http.StatusSwitchingProtocols {
+		// A 101's body is the connection, handed to the caller as an
+		// io.ReadWriteCloser: the request is over, and the body must stay
+		// what net/http made it.
 		g.gate.end(addr)
 		return resp, err
 	}

@@ -745,6 +745,13 @@ func Into(v any) RequestOption {
 // arrived, the body is bounded by Timeouts.BodyIdle between reads instead of
 // the request timeout. A non-2xx response is still read (capped) into its
 // [*StatusError].
+//
+// A protocol switch (101 Switching Protocols, to a request sent with
+// Connection: Upgrade and an Upgrade header) that the request expects, with
+// ExpectStatus(101), hands over the connection: [Response.Body] is then an
+// io.ReadWriteCloser, which no timeout of the session's bounds, and Close
+// closes the connection. An unexpected 101 is a [*StatusError], and its
+// connection is closed.
 func Stream() RequestOption {
 	return requestOption(func(r *requestConfig) error {
 		r.stream = true

@@ -196,6 +196,21 @@ func (s *Session) respond(c *call, req *http.Request, resp *http.Response, rc *r
 		r.Request = req
 	}
 	ok := rc.anyStatus || resp.StatusCode/100 == 2 || slices.Contains(rc.expect, resp.StatusCode)
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		if ok && rc.stream {
+			// The body is the connection, the caller's now: no timeout
+			// of the session's bounds it, and it stays the
+			// io.ReadWriteCloser net/http made it.
+			r.Timings = c.timings()
+			r.stream = resp.Body
+			s.stats.status(resp.StatusCode)
+			c.finish()
+			return r, nil
+		}
+		// Nobody is to use the connection: a 101 has no body to read.
+		resp.Body.Close()
+		resp.Body = http.NoBody
+	}
 	if ok && rc.stream {
 		r.Timings = c.timings() // up to the headers: the body is the caller's
 		r.stream = s.track(c, r.Request, resp)

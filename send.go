@@ -358,7 +358,14 @@ func (l *loop) hand(a *attempt, d decision) (*http.Response, tries, error) {
 		release(a.release)
 		return nil, l.tries, a.err
 	}
-	a.resp.Body = releaseOnClose(a.resp.Body, a.release)
+	if a.resp.StatusCode == http.StatusSwitchingProtocols {
+		// The connection is the caller's now (the transport no longer
+		// watches the attempt's context), and its body must stay an
+		// io.ReadWriteCloser.
+		release(a.release)
+	} else {
+		a.resp.Body = releaseOnClose(a.resp.Body, a.release)
+	}
 	l.body = a.body
 	return a.resp, l.tries, nil
 }

@@ -114,6 +114,11 @@ func (s *Session) attemptStack() (http.RoundTripper, error) {
 // bounded by Timeouts.BodyIdle between reads rather than by the request
 // timeout.
 //
+// A protocol switch (101 Switching Protocols) works as with net/http, so
+// WebSocket libraries that take an *http.Client can use this one: the
+// response's Body is the connection, an io.ReadWriteCloser that the caller
+// owns and closes, bounded by none of the session's timeouts.
+//
 // Redirects are followed inside the session's path, with its rules, so the
 // Client sees only the final response: a CheckRedirect or Jar set on it is
 // not consulted for the hops. Use WithRedirects(NoRedirects) on the session
@@ -146,9 +151,12 @@ func (t sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, c.failed(req, c.requestError(err))
 	}
-	if resp.Body == http.NoBody {
+	if resp.Body == http.NoBody || resp.StatusCode == http.StatusSwitchingProtocols {
 		// Nothing to read (204, 304, HEAD, Content-Length 0): callers
-		// often skip Close then, which costs nothing with net/http.
+		// often skip Close then, which costs nothing with net/http. Or a
+		// protocol switch, whose body is the connection, handed over as
+		// the io.ReadWriteCloser net/http made it: the request is done,
+		// and no timeout of the session's bounds what comes next.
 		s.stats.status(resp.StatusCode)
 		c.finish()
 		return resp, nil
