@@ -45,6 +45,9 @@ type call struct {
 	// breaks. decode: courier decodes content codings.
 	buffered bool
 	decode   bool
+	// resend: the first attempt is paid for from the retry budget, and
+	// no success earns a refund (Resend); resendPaid once it is.
+	resend, resendPaid bool
 
 	// Written by net/http's httptrace hooks, from its goroutines.
 	trace  httptrace.ClientTrace

@@ -37,6 +37,7 @@ func (s *Session) Do(ctx context.Context, method, path string, opts ...RequestOp
 		return nil, &Error{Op: "request", Method: method, URL: redact.String(path), Kind: ErrClosed, Err: err}
 	}
 	c.buffered = !rc.stream
+	c.resend = rc.resend
 	req, err := s.newRequest(c.ctx, method, path, &rc)
 	if err != nil {
 		c.finish()

@@ -613,6 +613,7 @@ type requestConfig struct {
 	stream    bool
 	errorBody errorBodyOption
 	progress  func(sent, total int64)
+	resend    bool
 }
 
 // bodySpec is a request body before it becomes an io.Reader.
@@ -713,6 +714,22 @@ func ExpectStatus(codes ...int) RequestOption {
 			}
 		}
 		r.expect = append(r.expect, codes...)
+		return nil
+	})
+}
+
+// Resend marks the request as one the caller sends again because the one
+// before it came to nothing: a stream's reconnect after a connection that
+// delivered no event, a download's resume after a response that added no
+// byte. Its first attempt is paid for like a retry: it takes RetryCost from
+// the host's retry budget, and when the budget has too little it is not
+// sent and fails with an [*Error] of kind [ErrRetryBudget]; its success
+// earns no refund. Loops of the caller's own that re-send requests use it
+// so that, in an outage, the budget bounds them as it bounds the session's
+// retries. It does nothing when the budget is disabled.
+func Resend() RequestOption {
+	return requestOption(func(r *requestConfig) error {
+		r.resend = true
 		return nil
 	})
 }

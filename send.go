@@ -80,6 +80,14 @@ func (s *Session) retryLoop(c *call, req *http.Request) (*http.Response, tries, 
 		l.req.Header.Set("Idempotency-Key", newUUID())
 	}
 	l.h = s.hosts.get(req.URL.Host, l.start)
+	if c.resend && !c.resendPaid && l.h.budget != nil {
+		// The first hop pays; the redirects it leads to do not.
+		c.resendPaid = true
+		if !l.h.budget.take(l.p.Budget.RetryCost) {
+			return nil, l.tries, fmt.Errorf("%w for %s: a request sent again needs %d, %d left",
+				ErrRetryBudget, req.URL.Host, l.p.Budget.RetryCost, l.h.budgetLeft())
+		}
+	}
 	for n := 1; ; n++ {
 		var a attempt
 		if err := l.gate(&a, n); err != nil {
@@ -234,7 +242,7 @@ func (l *loop) observe(a *attempt) {
 // decide says what follows an attempt.
 func (l *loop) decide(a *attempt) decision {
 	if a.err == nil && !statusRuleOf(a.resp.StatusCode).transient {
-		if a.n == 1 && a.copies == 1 && l.h.budget != nil {
+		if a.n == 1 && a.copies == 1 && l.h.budget != nil && !l.c.resend {
 			// A first-try success (not one after a hedge).
 			l.h.budget.refund(l.p.Budget.SuccessRefund)
 		}

@@ -37,7 +37,10 @@
 // A body cut short (the connection broke, Timeouts.BodyIdle expired) is
 // resumed where it stopped, up to [MaxResumes] more requests (default 5),
 // within the caller's context. The session's own retries happen below,
-// for each request.
+// for each request. A request after one that added no byte to the file is
+// paid for from the session's retry budget, as a retry is
+// ([courier.Resend]): when the budget refuses it, File returns that
+// [*courier.Error], of kind courier.ErrRetryBudget, and keeps the .part.
 //
 // # Verification
 //
@@ -319,8 +322,12 @@ func (j *job) callerDigests() []Digest {
 
 // fetch sends requests until the .part holds the whole file.
 func (j *job) fetch() error {
-	for {
-		err := j.attempt()
+	for resend := false; ; {
+		written := j.res.Written
+		err := j.attempt(resend)
+		// A request after one that added no byte is a retry, paid for
+		// from the session's retry budget; after progress it is not.
+		resend = j.res.Written == written
 		var c *cut
 		if !errors.As(err, &c) {
 			return err
@@ -337,12 +344,16 @@ func (j *job) fetch() error {
 // attempt sends one request, from byte j.off when the .part can be
 // resumed, and writes its body to the .part. It returns nil when the
 // .part is complete, a *cut when another request may complete it.
-func (j *job) attempt() error {
+func (j *job) attempt(resend bool) error {
 	at := int64(0)
 	if j.off > 0 && j.st != nil {
 		at = j.off
 	}
-	resp, err := j.s.Do(j.ctx, http.MethodGet, j.url, j.requestOptions(at)...)
+	opts := j.requestOptions(at)
+	if resend {
+		opts = append(opts, courier.Resend())
+	}
+	resp, err := j.s.Do(j.ctx, http.MethodGet, j.url, opts...)
 	j.res.Requests++
 	if err != nil {
 		return err

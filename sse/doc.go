@@ -51,7 +51,12 @@
 // such a stream ends with a DropError that matches io.EOF: break out of the
 // loop at the stream's own end marker, or take errors.Is(err, io.EOF) as
 // the end. At most [MaxReconnects] reconnects in a row may fail to deliver
-// an event. A server ends the stream for good by answering 204.
+// an event, and each reconnect after a connection that delivered none is
+// paid for from the session's retry budget ([courier.Resend]), as a retry
+// is: when many streams lose a server that is down, the budget, shared by
+// all requests to the host, stops them reconnecting, and the server is not
+// flooded as it comes back. A server ends the stream for good by answering
+// 204.
 //
 // Between reads the session's Timeouts.BodyIdle bounds the wait: a stream
 // whose server sends nothing (not even a comment as a heartbeat) for that

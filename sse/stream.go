@@ -33,14 +33,15 @@ var ErrNotEventStream = errors.New("sse: response is not text/event-stream")
 
 // A DropError ends a stream whose connection dropped (a read error, or the
 // server ended the response) when it could not be reconnected: the request
-// is not sent again (see [Stream] for when), or [MaxReconnects] reconnects
-// in a row failed.
+// is not sent again (see [Stream] for when), [MaxReconnects] reconnects
+// in a row failed, or the session's retry budget refused one.
 type DropError struct {
 	// Method is the request's method.
 	Method string
 	// Err is the last failure: io.EOF when the server ended the response,
 	// else the [*courier.Error] of the read or of the reconnect (such as
-	// courier.ErrConnLost or courier.ErrTimeout).
+	// courier.ErrConnLost, courier.ErrTimeout, or courier.ErrRetryBudget
+	// for a reconnect the budget refused).
 	Err error
 	// LastEventID is the stream's last event ID when it ended ("" when
 	// none), from which a caller may resume by hand with [LastEventID].
@@ -175,7 +176,7 @@ func newConfig(opts []Option) (config, error) {
 //     reconnected: a method other than GET, HEAD, OPTIONS, TRACE, PUT and
 //     DELETE is sent again only when its request carried an
 //     Idempotency-Key header, and reconnects are bounded by
-//     [MaxReconnects];
+//     [MaxReconnects] and by the session's retry budget;
 //   - the context's error when it ends (a [*courier.Error] of kind
 //     courier.ErrCanceled or courier.ErrTimeout during a read).
 //
@@ -232,8 +233,14 @@ func idempotencyKey(resp *courier.Response) string {
 // run connects, reads, and reconnects after drops until the stream ends.
 func (st *stream) run(yield func(Event, error) bool) {
 	failures := 0
+	delivered := false
 	for reconnect := false; ; reconnect = true {
-		delivered, cause, done := st.connection(reconnect, yield)
+		// A reconnect after a connection that delivered nothing is a
+		// retry, paid for from the session's retry budget; one after a
+		// stream that worked is a fresh start.
+		var cause error
+		var done bool
+		delivered, cause, done = st.connection(reconnect, reconnect && !delivered, yield)
 		if done {
 			return
 		}
@@ -243,7 +250,7 @@ func (st *stream) run(yield func(Event, error) bool) {
 		case reconnect:
 			failures++
 		}
-		if !st.resend || failures >= st.cfg.maxReconnects {
+		if !st.resend || failures >= st.cfg.maxReconnects || errors.Is(cause, courier.ErrRetryBudget) {
 			yield(Event{}, &DropError{Method: st.method, Err: cause, LastEventID: st.p.lastID, Reconnects: failures})
 			return
 		}
@@ -257,15 +264,15 @@ func (st *stream) run(yield func(Event, error) bool) {
 // connection sends the request once and yields its events. It reports
 // whether it delivered any, why the connection dropped, and done when the
 // stream is over (cleanly, by the caller, or with an error it yielded).
-func (st *stream) connection(reconnect bool, yield func(Event, error) bool) (delivered bool, cause error, done bool) {
+func (st *stream) connection(reconnect, resend bool, yield func(Event, error) bool) (delivered bool, cause error, done bool) {
 	// The connection's own context, ended before the body is closed: a
 	// stream has no end worth draining for, so closing it aborts the read
 	// at once instead of draining.
 	ctx, cancel := context.WithCancel(st.ctx)
 	defer cancel()
-	resp, err := st.connect(ctx)
+	resp, err := st.connect(ctx, resend)
 	switch {
-	case err != nil && reconnect && lost(err) && st.ctx.Err() == nil:
+	case err != nil && reconnect && (lost(err) || errors.Is(err, courier.ErrRetryBudget)) && st.ctx.Err() == nil:
 		return false, err, false
 	case err != nil:
 		yield(Event{}, err)
@@ -299,14 +306,17 @@ func (st *stream) connection(reconnect bool, yield func(Event, error) bool) (del
 
 // connect sends the request. It returns a nil Response for a 204, which
 // ends the stream.
-func (st *stream) connect(ctx context.Context) (*courier.Response, error) {
-	opts := make([]courier.RequestOption, 0, len(st.cfg.request)+4)
+func (st *stream) connect(ctx context.Context, resend bool) (*courier.Response, error) {
+	opts := make([]courier.RequestOption, 0, len(st.cfg.request)+5)
 	opts = append(opts, st.cfg.request...)
 	opts = append(opts, courier.Stream(),
 		courier.Header("Accept", "text/event-stream"),
 		courier.Header("Cache-Control", "no-cache"))
 	if st.key != "" {
 		opts = append(opts, courier.Header("Idempotency-Key", st.key))
+	}
+	if resend {
+		opts = append(opts, courier.Resend())
 	}
 	// An ID with control characters cannot be a header value: it is not
 	// sent, rather than failing the request.
