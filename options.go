@@ -191,6 +191,7 @@ type config struct {
 	logger          *slog.Logger
 	detailedTimings bool
 	rateLimit       *RateLimit
+	pacer           Pacer
 	// autoIdempotencyKey gives POST and PATCH a fresh Idempotency-Key.
 	autoIdempotencyKey bool
 	sensitive          []string
@@ -239,6 +240,9 @@ func newConfig(opts []Option) (config, error) {
 		c.jar = cookiejar.New(cookiejar.Options{})
 	}
 	c.moveBaseUserinfo()
+	if err := checkPacer(&c); err != nil {
+		return c, err
+	}
 	return c, checkGuard(&c)
 }
 

@@ -115,7 +115,13 @@ func (s *Session) retryLoop(c *call, req *http.Request) (*http.Response, tries, 
 // gate holds attempt n back for the host's rate limit, and asks its
 // breaker; an error means the attempt may not go.
 func (l *loop) gate(a *attempt, n int) error {
-	paused, err := l.h.wait(l.ctx, l.deadline)
+	var paused time.Duration
+	var err error
+	if p := l.s.cfg.pacer; p != nil {
+		paused, err = waitPacer(l.ctx, p, l.req.URL.Host, l.deadline)
+	} else {
+		paused, err = l.h.wait(l.ctx, l.deadline)
+	}
 	if paused > 0 {
 		l.s.stats.paced.Add(1)
 		l.s.logPaced(l.ctx, l.req, paused)
@@ -227,6 +233,10 @@ func (l *loop) observe(a *attempt) {
 	if a.resp == nil {
 		return
 	}
+	if p := l.s.cfg.pacer; p != nil {
+		l.pauseShared(p, a.resp)
+		return
+	}
 	if a.resp.StatusCode == http.StatusTooManyRequests && l.h.limiter != nil {
 		if hint, ok := parseRetryAfter(a.resp.Header.Get("Retry-After"), time.Now()); ok {
 			l.h.pause(min(hint, l.p.MaxRetryAfter))
@@ -236,6 +246,28 @@ func (l *loop) observe(a *attempt) {
 		// The server says the host has nothing left: hold every request
 		// to it back until the reset, rather than provoke a 429.
 		l.h.pause(d)
+	}
+}
+
+// pauseShared tells a Pacer about a pause the response asks for: a 429's
+// or 503's Retry-After (capped at MaxRetryAfter), or rate-limit headers
+// that say nothing is left.
+func (l *loop) pauseShared(p Pacer, resp *http.Response) {
+	now := time.Now()
+	var d time.Duration
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		if hint, ok := parseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
+			d = min(hint, l.p.MaxRetryAfter)
+		}
+	}
+	if left, ok := exhaustedFor(resp.Header, now); ok {
+		d = max(d, left)
+	}
+	if d <= 0 {
+		return
+	}
+	if err := p.Pause(l.ctx, l.req.URL.Host, d); err != nil {
+		l.s.logPauseLost(l.ctx, l.req, d, err)
 	}
 }
 
