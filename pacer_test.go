@@ -148,7 +148,6 @@ func TestPacerGatesEveryAttempt(t *testing.T) {
 	}
 }
 
-
 func TestWithPacerErrors(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
