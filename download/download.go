@@ -79,6 +79,7 @@ import (
 	"strings"
 
 	"github.com/courierhttp/courier"
+	"github.com/courierhttp/courier/internal/redact"
 )
 
 // ErrDigestMismatch: the file received does not have the digest expected.
@@ -115,6 +116,7 @@ type config struct {
 	progress   func(done, total int64)
 	perm       fs.FileMode
 	request    []courier.RequestOption
+	onResponse func(*courier.Response) error
 }
 
 // SHA256 makes the download check the SHA-256 of the whole file against
@@ -162,6 +164,18 @@ func Perm(mode fs.FileMode) Option {
 			return fmt.Errorf("download: Perm: %v is not a permission mode", mode)
 		}
 		c.perm = mode
+		return nil
+	})
+}
+
+// OnResponse calls f with each response File gets (a 200, 206 or 416),
+// on File's goroutine, once its headers are in and before File reads its
+// body or decides what it does to the .part: to show the headers, say. An
+// error from f ends the download with that error, the .part kept. f must
+// not read or close the body.
+func OnResponse(f func(*courier.Response) error) Option {
+	return option(func(c *config) error {
+		c.onResponse = f
 		return nil
 	})
 }
@@ -362,6 +376,14 @@ func (j *job) attempt(resend bool) error {
 	if resp.URL != nil {
 		j.res.URL = resp.URL.String()
 	}
+	if err := unwanted(resp); err != nil {
+		return err
+	}
+	if f := j.cfg.onResponse; f != nil {
+		if err := f(resp); err != nil {
+			return err
+		}
+	}
 	body, want, err := j.accept(resp, at)
 	if err != nil || body == nil {
 		return err
@@ -379,6 +401,26 @@ func (j *job) requestOptions(at int64) []courier.RequestOption {
 		courier.Header("If-Range", j.st.validator()),
 		courier.ExpectStatus(http.StatusRequestedRangeNotSatisfiable))
 }
+
+// unwanted returns a *courier.StatusError for a response that is neither
+// a 2xx nor a 416, which the caller's courier.AnyStatus or
+// courier.ExpectStatus let through: its body is not the file.
+func unwanted(resp *courier.Response) error {
+	if resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+		return nil
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body(), maxErrorBody))
+	se := &courier.StatusError{Method: http.MethodGet, StatusCode: resp.StatusCode, Status: resp.Status,
+		Header: resp.Header, Body: body, Attempts: resp.Attempts}
+	if resp.URL != nil {
+		se.URL = redact.URL(resp.URL)
+	}
+	return se
+}
+
+// maxErrorBody caps what unwanted keeps of a body, as courier does for
+// its own status errors.
+const maxErrorBody = 64 << 10
 
 // accept decides what a response to a request from byte at does to the
 // .part: it returns the body to append and the length the .part must reach

@@ -19,15 +19,21 @@ import (
 	"github.com/courierhttp/courier"
 )
 
-// download saves the response body to a file (--download): named by -o,
+// runDownload saves the response body to a file (--download): named by -o,
 // by the server's Content-Disposition, or by the URL the user gave (never
 // by a redirect target: HTTPie CVE-2019-10751), never over an existing file
 // unless asked; --continue resumes a partial one with a Range request.
 // Without -o and with stdout redirected, the body goes to stdout, as
 // HTTPie's does. The destination is checked before anything is sent.
-func download(ctx context.Context, p *prepared, sio stdio, tr *tracer) int {
+func runDownload(ctx context.Context, p *prepared, sio stdio, tr *tracer) int {
 	a := p.a
 	toStdout := a.output == "" && !sio.OutTTY
+	if p.resumable(toStdout) {
+		return downloadFile(ctx, p, sio, tr)
+	}
+	if a.resume {
+		return fail(sio, usagef("--continue resumes a GET download without a body"))
+	}
 	offset, err := a.downloadOffset(toStdout)
 	if err != nil {
 		return fail(sio, err)
@@ -473,6 +479,16 @@ func (p *progress) Write(b []byte) (int, error) {
 		p.draw()
 	}
 	return len(b), nil
+}
+
+// set moves the bar to done bytes of total (-1: unknown), for a download
+// that reports its progress rather than writing through the bar.
+func (p *progress) set(done, total int64) {
+	p.done, p.total = done, total
+	if p.tty && time.Since(p.last) >= 100*time.Millisecond {
+		p.last = time.Now()
+		p.draw()
+	}
 }
 
 func (p *progress) draw() {

@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -137,33 +140,156 @@ func TestDownload(t *testing.T) {
 	}
 }
 
-// TestDownloadResume: a download cut short says so and is resumed with
-// --continue.
+// resumeServer serves a file at /file with an ETag (its version), and
+// cuts the next `cut` responses after half of what they send: the server
+// a resumable download is for. It records the Range and If-Range of each
+// request.
+type resumeServer struct {
+	*testenv.Server
+	mu      sync.Mutex
+	content []byte
+	version int
+	cut     int
+	ranges  [][2]string // Range, If-Range
+}
+
+func newResumeServer(t *testing.T, content []byte) *resumeServer {
+	rs := &resumeServer{content: content, version: 1}
+	rs.Server = testenv.NewServer(t, testenv.HTTP1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rs.mu.Lock()
+		rs.ranges = append(rs.ranges, [2]string{r.Header.Get("Range"), r.Header.Get("If-Range")})
+		content, version := rs.content, rs.version
+		cut := rs.cut > 0
+		if cut {
+			rs.cut--
+		}
+		rs.mu.Unlock()
+		w.Header().Set("ETag", fmt.Sprintf(`"v%d"`, version))
+		if cut {
+			w = &halfWriter{ResponseWriter: w}
+		}
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(content))
+	}))
+	return rs
+}
+
+func (rs *resumeServer) set(f func(*resumeServer)) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	f(rs)
+}
+
+func (rs *resumeServer) requests() [][2]string {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return slices.Clone(rs.ranges)
+}
+
+// halfWriter writes the first half of the body its Content-Length gives,
+// then breaks the connection.
+type halfWriter struct {
+	http.ResponseWriter
+	left int
+	set  bool
+}
+
+func (h *halfWriter) Write(b []byte) (int, error) {
+	if !h.set {
+		n, _ := strconv.Atoi(h.Header().Get("Content-Length"))
+		h.left, h.set = n/2, true
+	}
+	if len(b) > h.left {
+		h.ResponseWriter.Write(b[:h.left])
+		http.NewResponseController(h.ResponseWriter).Flush()
+		panic(http.ErrAbortHandler)
+	}
+	h.left -= len(b)
+	return h.ResponseWriter.Write(b)
+}
+
+// TestDownloadResume: -o downloads go through FILE.part, so a download
+// that cannot finish leaves nothing under FILE; a cut body is resumed in
+// the same run; --continue resumes a .part with Range and If-Range, and a
+// file that changed on the server in between starts over instead of being
+// spliced.
 func TestDownloadResume(t *testing.T) {
 	content := bytes.Repeat([]byte("0123456789abcdef"), 8<<10) // 128 KiB
-	srv := fileServer(t, content)
+	rs := newResumeServer(t, content)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "cut.bin")
+	part := out + ".part"
 	c := newCLI(t)
-	if code := c.run("-d", "-o", out, srv.URL+"/cut"); code != exitError || !strings.Contains(c.Stderr, "incomplete download") ||
-		!strings.Contains(c.Stderr, "--continue") {
+	holds := func(name string, want []byte) {
+		t.Helper()
+		got, err := os.ReadFile(name)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s: %d bytes, %v; want %d bytes, the same content", name, len(got), err, len(want))
+		}
+	}
+
+	// A cut in the run is resumed in the run, with If-Range.
+	rs.set(func(rs *resumeServer) { rs.cut = 1 })
+	c.ok("-d", "-o", out, rs.URL+"/file")
+	holds(out, content)
+	if got := rs.requests(); len(got) != 2 || got[1][0] != "bytes=65536-" || got[1][1] != `"v1"` {
+		t.Fatalf("requests (Range, If-Range) = %q, want a full one, then one from the cut with If-Range \"v1\"", got)
+	}
+	if _, err := os.Stat(part); err == nil {
+		t.Error(".part left after a complete download")
+	}
+
+	// A run that cannot finish leaves FILE.part and says how to resume.
+	os.Remove(out)
+	rs.set(func(rs *resumeServer) { rs.cut, rs.ranges = 100, nil })
+	if code := c.run("-d", "-o", out, rs.URL+"/file"); code != exitError || !strings.Contains(c.Stderr, "incomplete download") ||
+		!strings.Contains(c.Stderr, "--continue -o "+out) {
 		t.Fatalf("exit %d, stderr %q", code, c.Stderr)
 	}
-	part, _ := os.ReadFile(out)
-	if len(part) == 0 || len(part) >= len(content) {
-		t.Fatalf("partial file has %d bytes", len(part))
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("an incomplete download left a file under its final name")
 	}
-	c.ok("-d", "-c", "-o", out, srv.URL+"/cut")
-	if !strings.Contains(c.Stderr, "Resuming") || !strings.Contains(c.Stderr, "206 Partial Content") {
+	fi, err := os.Stat(part)
+	if err != nil || fi.Size() == 0 || fi.Size() >= int64(len(content)) || fi.Mode().Perm() != 0o600 {
+		t.Fatalf(".part: %v, %v; want a 0600 part of the file", fi, err)
+	}
+
+	// Without --continue or --overwrite, the .part is not touched.
+	if code := c.run("-d", "-o", out, rs.URL+"/file"); code != exitError || !strings.Contains(c.Stderr, "give --continue to resume it") {
+		t.Fatalf("exit %d, stderr %q", code, c.Stderr)
+	}
+
+	// --continue resumes it, with Range and If-Range.
+	rs.set(func(rs *resumeServer) { rs.cut, rs.ranges = 0, nil })
+	c.ok("-d", "-c", "-o", out, rs.URL+"/file")
+	holds(out, content)
+	if got := rs.requests(); len(got) != 1 || got[0][0] != fmt.Sprintf("bytes=%d-", fi.Size()) || got[0][1] != `"v1"` {
+		t.Errorf("requests (Range, If-Range) = %q, want one from byte %d with If-Range \"v1\"", got, fi.Size())
+	}
+	if !strings.Contains(c.Stderr, "206 Partial Content") || !strings.Contains(c.Stderr, "Resuming") {
 		t.Errorf("stderr: %s", c.Stderr)
 	}
-	if got, _ := os.ReadFile(out); !bytes.Equal(got, content) {
-		t.Errorf("resumed file has %d bytes, want %d (same content)", len(got), len(content))
-	}
-	// Resuming a complete file: the server says 416, nothing changes.
-	c.ok("-d", "-c", "-o", out, srv.URL+"/cut")
-	if !strings.Contains(c.Stderr, "complete already") {
+
+	// The file changed on the server between the runs: If-Range fails,
+	// the server sends the whole new file, and nothing is spliced.
+	os.Remove(out)
+	rs.set(func(rs *resumeServer) { rs.cut = 100 })
+	c.run("-d", "-o", out, rs.URL+"/file")
+	changed := bytes.Repeat([]byte("FEDCBA9876543210"), 8<<10)
+	rs.set(func(rs *resumeServer) { rs.cut, rs.content, rs.version = 0, changed, 2 })
+	c.ok("-d", "-c", "-o", out, rs.URL+"/file")
+	holds(out, changed)
+
+	// A FILE that no interrupted download left cannot be resumed safely:
+	// it is downloaded again.
+	c.ok("-d", "-c", "-o", out, rs.URL+"/file")
+	holds(out, changed)
+	if !strings.Contains(c.Stderr, "cannot be resumed safely") {
 		t.Errorf("stderr: %s", c.Stderr)
+	}
+
+	// --continue is for GET downloads without a body.
+	if code := c.run("-d", "-c", "-o", out, "POST", rs.URL+"/file", "a=1"); code == exitOK || !strings.Contains(c.Stderr, "--continue resumes a GET download") {
+		t.Errorf("exit %d, stderr %q", code, c.Stderr)
 	}
 }
 

@@ -232,7 +232,8 @@ Downloads:
   -d, --download        save the body to a file (named by the server or the URL);
                         to stdout when it is redirected and -o is not given
   -o, --output FILE     the file to save to (without -d: where to print)
-  -c, --continue        resume a partial download into --output
+  -c, --continue        resume the interrupted download of --output FILE (kept
+                        in FILE.part), with Range and If-Range
       --overwrite       replace an existing --output file
 
 Load:

@@ -183,7 +183,7 @@ func request(ctx context.Context, a *args, sio stdio) int {
 	case a.repeat > 0:
 		return repeat(ctx, p, sio)
 	case a.download:
-		return download(ctx, p, sio, tr)
+		return runDownload(ctx, p, sio, tr)
 	}
 	return exchange(ctx, p, sio, tr)
 }
