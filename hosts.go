@@ -109,43 +109,50 @@ func (h *hosts) newHost() *host {
 
 // wait holds an attempt back for a pause the server asked for (a 429, or
 // rate-limit headers that say nothing is left) and for the rate limiter,
-// within the request's deadline dl (zero: none). paused is how long it
-// waited for the server.
-func (x *host) wait(ctx context.Context, dl time.Time) (paused time.Duration, err error) {
+// within the request's deadline dl (zero: none).
+func (x *host) wait(ctx context.Context, dl time.Time) (w waited, err error) {
 	if until := x.pausedUntil.Load(); until != 0 {
 		d := time.Until(time.Unix(0, until))
 		if d > 0 {
 			if !dl.IsZero() && time.Now().Add(d).After(dl) {
-				return 0, fmt.Errorf("%w: the server asked for a pause of %v", ErrRateLimited, d.Round(time.Millisecond))
+				return w, fmt.Errorf("%w: the server asked for a pause of %v", ErrRateLimited, d.Round(time.Millisecond))
 			}
 			if err := sleepCtx(ctx, d); err != nil {
-				return 0, err
+				return w, err
 			}
-			paused = d
+			w.paused = d
 		}
 	}
-	return paused, x.waitLimiter(ctx, dl)
+	w.turn, err = x.waitLimiter(ctx, dl)
+	return w, err
 }
 
-// waitLimiter waits for the session's own rate limiter, within dl.
-func (x *host) waitLimiter(ctx context.Context, dl time.Time) error {
+// waited is how long an attempt was held back: for a pause the server
+// asked for, and for its turn of the rate limit.
+type waited struct {
+	paused, turn time.Duration
+}
+
+// waitLimiter waits for the session's own rate limiter, within dl, and
+// returns how long it waited.
+func (x *host) waitLimiter(ctx context.Context, dl time.Time) (time.Duration, error) {
 	if x.limiter == nil {
-		return nil
+		return 0, nil
 	}
 	r := x.limiter.Reserve()
 	d := r.Delay()
 	if d == 0 {
-		return nil
+		return 0, nil
 	}
 	if !dl.IsZero() && time.Now().Add(d).After(dl) {
 		r.Cancel()
-		return fmt.Errorf("%w: next turn in %v", ErrRateLimited, d.Round(time.Millisecond))
+		return 0, fmt.Errorf("%w: next turn in %v", ErrRateLimited, d.Round(time.Millisecond))
 	}
 	if err := sleepCtx(ctx, d); err != nil {
 		r.Cancel()
-		return err
+		return 0, err
 	}
-	return nil
+	return d, nil
 }
 
 // pause holds back every attempt to the host for d (a 429's Retry-After).

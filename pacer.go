@@ -71,9 +71,8 @@ func checkPacer(c *config) error {
 }
 
 // waitPacer holds an attempt to upstream back for p, within the request's
-// deadline dl (zero: none). paused is how long it waited for pauses the
-// server asked for.
-func waitPacer(ctx context.Context, p Pacer, upstream string, dl time.Time) (paused time.Duration, err error) {
+// deadline dl (zero: none).
+func waitPacer(ctx context.Context, p Pacer, upstream string, dl time.Time) (w waited, err error) {
 	for {
 		within := time.Duration(-1)
 		if !dl.IsZero() {
@@ -83,21 +82,22 @@ func waitPacer(ctx context.Context, p Pacer, upstream string, dl time.Time) (pau
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {
-				return paused, ctx.Err()
+				return w, ctx.Err()
 			}
-			return paused, fmt.Errorf("pacer: %w", err)
+			return w, fmt.Errorf("pacer: %w", err)
 		case r.Pause > 0:
 			if within >= 0 && r.Pause > within {
-				return paused, fmt.Errorf("%w: the server asked for a pause of %v", ErrRateLimited, r.Pause.Round(time.Millisecond))
+				return w, fmt.Errorf("%w: the server asked for a pause of %v", ErrRateLimited, r.Pause.Round(time.Millisecond))
 			}
 			if err := sleepCtx(ctx, r.Pause); err != nil {
-				return paused, err
+				return w, err
 			}
-			paused += r.Pause
+			w.paused += r.Pause
 		case !r.OK:
-			return paused, fmt.Errorf("%w: next turn in %v", ErrRateLimited, r.Turn.Round(time.Millisecond))
+			return w, fmt.Errorf("%w: next turn in %v", ErrRateLimited, r.Turn.Round(time.Millisecond))
 		default:
-			return paused, sleepCtx(ctx, r.Turn)
+			w.turn = r.Turn
+			return w, sleepCtx(ctx, r.Turn)
 		}
 	}
 }

@@ -84,9 +84,12 @@ func TestPacerGatesEveryAttempt(t *testing.T) {
 		reserves int
 		pauses   []time.Duration
 		paced    int64
+		// throttled: Stats.Throttled, and the AttemptInfo.Throttled of
+		// the attempt
+		throttled int64
 	}{
 		{name: "a turn now", path: "/", answers: []courier.Reservation{ok}, sent: 1, reserves: 1},
-		{name: "a turn later", path: "/", answers: []courier.Reservation{{Turn: 20 * time.Millisecond, OK: true}}, sent: 1, reserves: 1},
+		{name: "a turn later", path: "/", answers: []courier.Reservation{{Turn: 20 * time.Millisecond, OK: true}}, sent: 1, reserves: 1, throttled: 1},
 		{name: "a pause, then a turn", path: "/", answers: []courier.Reservation{{Pause: 20 * time.Millisecond}, ok},
 			sent: 1, reserves: 2, paced: 1},
 		{name: "no turn within the deadline", path: "/", timeout: time.Second,
@@ -105,7 +108,9 @@ func TestPacerGatesEveryAttempt(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			served.Store(0)
 			p := &scriptedPacer{answers: tt.answers, err: tt.err}
+			var throttled atomic.Int64
 			opts := []courier.Option{courier.WithPacer(p),
+				courier.WithHooks(courier.Hooks{BeforeAttempt: func(i courier.AttemptInfo) { throttled.Store(int64(i.Throttled)) }}),
 				courier.WithRetry(courier.RetryPolicy{MaxAttempts: 1, MaxRetryAfter: 5 * time.Second})}
 			if tt.timeout > 0 {
 				opts = append(opts, courier.WithTimeout(tt.timeout))
@@ -141,8 +146,11 @@ func TestPacerGatesEveryAttempt(t *testing.T) {
 			if !slices.Equal(p.pauses, tt.pauses) {
 				t.Errorf("Pause calls %v, want %v", p.pauses, tt.pauses)
 			}
-			if got := s.Stats().Paced; got != tt.paced {
-				t.Errorf("Stats.Paced = %d, want %d", got, tt.paced)
+			if st := s.Stats(); st.Paced != tt.paced || st.Throttled != tt.throttled {
+				t.Errorf("Stats.Paced, Throttled = %d, %d; want %d, %d", st.Paced, st.Throttled, tt.paced, tt.throttled)
+			}
+			if want := time.Duration(tt.throttled) * 20 * time.Millisecond; throttled.Load() != int64(want) {
+				t.Errorf("AttemptInfo.Throttled = %v, want %v", time.Duration(throttled.Load()), want)
 			}
 		})
 	}
@@ -162,5 +170,21 @@ func TestWithPacerErrors(t *testing.T) {
 		if !errors.As(err, &oe) || !strings.Contains(err.Error(), "WithPacer") {
 			t.Errorf("%s: New = %v, want an *OptionError naming WithPacer", tt.name, err)
 		}
+	}
+}
+
+// The in-process limiter counts its waits too.
+func TestRateLimitThrottledCount(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(srv.Close)
+	s := testenv.NewSession(t, courier.WithRateLimit(courier.RateLimit{PerSecond: 4, Burst: 1}))
+	for range 2 {
+		if _, err := s.Get(t.Context(), srv.URL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := s.Stats(); st.Throttled != 1 || st.Paced != 0 {
+		t.Errorf("Stats.Throttled, Paced = %d, %d; want 1, 0 (the second request waited for its turn)", st.Throttled, st.Paced)
 	}
 }

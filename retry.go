@@ -119,6 +119,9 @@ type AttemptInfo struct {
 	// rate-limit headers, or a 429's Retry-After for the whole host); 0
 	// when it was not. Such attempts are counted in Stats.Paced.
 	Paced time.Duration
+	// Throttled is how long the attempt waited for its turn of the rate
+	// limit (WithRateLimit, or a Pacer's); counted in Stats.Throttled.
+	Throttled time.Duration
 }
 
 // statusRule is what a response status means to courier. One table,

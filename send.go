@@ -46,8 +46,9 @@ type attempt struct {
 	n     int
 	req   *http.Request
 	probe bool // a half-open breaker's probe
-	// paced is how long the attempt waited for the server's pause.
-	paced time.Duration
+	// paced is how long the attempt waited for the server's pause,
+	// throttled for its turn of the rate limit.
+	paced, throttled time.Duration
 	sent  time.Time
 	dur   time.Duration
 	// copies is how many requests the attempt sent (hedging sends more).
@@ -115,16 +116,19 @@ func (s *Session) retryLoop(c *call, req *http.Request) (*http.Response, tries, 
 // gate holds attempt n back for the host's rate limit, and asks its
 // breaker; an error means the attempt may not go.
 func (l *loop) gate(a *attempt, n int) error {
-	var paused time.Duration
+	var w waited
 	var err error
 	if p := l.s.cfg.pacer; p != nil {
-		paused, err = waitPacer(l.ctx, p, l.req.URL.Host, l.deadline)
+		w, err = waitPacer(l.ctx, p, l.req.URL.Host, l.deadline)
 	} else {
-		paused, err = l.h.wait(l.ctx, l.deadline)
+		w, err = l.h.wait(l.ctx, l.deadline)
 	}
-	if paused > 0 {
+	if w.paused > 0 {
 		l.s.stats.paced.Add(1)
-		l.s.logPaced(l.ctx, l.req, paused)
+		l.s.logPaced(l.ctx, l.req, w.paused)
+	}
+	if w.turn > 0 {
+		l.s.stats.throttled.Add(1)
 	}
 	if err != nil {
 		return err
@@ -136,7 +140,7 @@ func (l *loop) gate(a *attempt, n int) error {
 		}
 		a.probe = probe
 	}
-	a.n, a.req, a.paced = n, l.req, paused
+	a.n, a.req, a.paced, a.throttled = n, l.req, w.paused, w.turn
 	if n > 1 && l.req.Body != nil && l.req.Body != http.NoBody {
 		body, err := l.req.GetBody()
 		if err != nil {
@@ -151,7 +155,7 @@ func (l *loop) gate(a *attempt, n int) error {
 // send sends the attempt and notes what came back.
 func (l *loop) send(a *attempt) {
 	if hooks := l.s.cfg.hooks; len(hooks) > 0 {
-		hooks.beforeAttempt(AttemptInfo{Request: a.req, Attempt: a.n, Elapsed: time.Since(l.start), BudgetLeft: l.h.budgetLeft(), Paced: a.paced})
+		hooks.beforeAttempt(AttemptInfo{Request: a.req, Attempt: a.n, Elapsed: time.Since(l.start), BudgetLeft: l.h.budgetLeft(), Paced: a.paced, Throttled: a.throttled})
 	}
 	a.sent = time.Now()
 	l.c.clock.attemptStart.Store(a.sent.UnixNano())
@@ -366,7 +370,7 @@ func (l *loop) cost(a *attempt) int {
 // info describes an attempt for the policy functions and hooks.
 func (l *loop) info(a *attempt) AttemptInfo {
 	return AttemptInfo{Request: a.req, Attempt: a.n, Response: a.resp, Err: a.err, Kind: a.kind,
-		Elapsed: time.Since(l.start), Duration: a.dur, BudgetLeft: l.h.budgetLeft(), Reused: a.reused, Paced: a.paced}
+		Elapsed: time.Since(l.start), Duration: a.dur, BudgetLeft: l.h.budgetLeft(), Reused: a.reused, Paced: a.paced, Throttled: a.throttled}
 }
 
 // report tells everyone who counts what the attempt came to.

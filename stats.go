@@ -18,8 +18,11 @@ type Stats struct {
 	Attempts int64
 	// Paced counts the attempts held back because the server had asked
 	// for a pause: a 429's Retry-After (with a rate limit), or rate-limit
-	// headers that said nothing was left until a reset.
-	Paced int64
+	// headers that said nothing was left until a reset; with a Pacer, a
+	// pause any process sharing it was asked for. Throttled counts those
+	// that waited for their turn of the rate limit.
+	Paced     int64
+	Throttled int64
 	// RetriesByStatus counts the retries after a status (503: n), and
 	// RetriesByKind those after a failure without a response, by its kind.
 	RetriesByStatus map[int]int64
@@ -51,6 +54,7 @@ type Stats struct {
 type counters struct {
 	requests, attempts    atomic.Int64
 	paced                 atomic.Int64
+	throttled             atomic.Int64
 	connsNew, connsReused atomic.Int64
 	statuses              [6]atomic.Int64 // by StatusCode/100; 0 for anything else
 	failures              [kindCount]atomic.Int64
@@ -91,6 +95,7 @@ func (s *Session) Stats() Stats {
 		InFlight:        s.state.Load() &^ closedBit,
 		Attempts:        s.stats.attempts.Load(),
 		Paced:           s.stats.paced.Load(),
+		Throttled:       s.stats.throttled.Load(),
 		RetriesByStatus: map[int]int64{},
 		RetriesByKind:   map[Kind]int64{},
 		Failures:        map[Kind]int64{},

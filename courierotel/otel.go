@@ -262,8 +262,11 @@ func (b *spanBody) Close() error {
 
 // ObserveStats exports a session's counters as observable metrics:
 // courier.client.requests, courier.client.attempts, courier.client.retries
-// (by reason) and courier.client.connections (by state: opened, reused). It
-// returns a function that stops the export.
+// (by reason), courier.client.waits (attempts held back, by reason:
+// "server_pause" for a pause a server asked for, shared by a fleet with a
+// courier.Pacer, "rate_limit" for a turn of the rate limit) and
+// courier.client.connections (by state: opened, reused). It returns a
+// function that stops the export.
 func ObserveStats(s *courier.Session, opts ...Option) (stop func() error, err error) {
 	c, err := newConfig(opts)
 	if err != nil {
@@ -286,6 +289,10 @@ func ObserveStats(s *courier.Session, opts ...Option) (stop func() error, err er
 	if err != nil {
 		return nil, err
 	}
+	waits, err := meter.Int64ObservableCounter("courier.client.waits", metric.WithDescription("Attempts held back before they were sent, by reason."))
+	if err != nil {
+		return nil, err
+	}
 	reg, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		st := s.Stats()
 		o.ObserveInt64(requests, st.Requests)
@@ -298,8 +305,10 @@ func ObserveStats(s *courier.Session, opts ...Option) (stop func() error, err er
 		}
 		o.ObserveInt64(conns, st.ConnsOpened, metric.WithAttributes(attribute.String("state", "opened")))
 		o.ObserveInt64(conns, st.ConnsReused, metric.WithAttributes(attribute.String("state", "reused")))
+		o.ObserveInt64(waits, st.Paced, metric.WithAttributes(attribute.String("reason", "server_pause")))
+		o.ObserveInt64(waits, st.Throttled, metric.WithAttributes(attribute.String("reason", "rate_limit")))
 		return nil
-	}, requests, attempts, retries, conns)
+	}, requests, attempts, retries, conns, waits)
 	if err != nil {
 		return nil, err
 	}

@@ -158,6 +158,19 @@ func TestObserveStats(t *testing.T) {
 	if _, err := s.Get(t.Context(), "/"); err != nil {
 		t.Fatal(err)
 	}
+	got := sums(t, reader)
+	if got["courier.client.requests"] != 1 || got["courier.client.attempts"] != 2 || got["courier.client.retries/503"] != 1 {
+		t.Errorf("observed %v, want 1 request, 2 attempts, 1 retry for 503", got)
+	}
+	if got["courier.client.waits/server_pause"] != 0 || got["courier.client.waits/rate_limit"] != 0 {
+		t.Errorf("observed %v, want no waits", got)
+	}
+}
+
+// sums collects the counters of reader, by name and "/reason" when they
+// have one.
+func sums(t *testing.T, reader *sdkmetric.ManualReader) map[string]int64 {
+	t.Helper()
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(context.Background(), &rm); err != nil {
 		t.Fatal(err)
@@ -174,7 +187,32 @@ func TestObserveStats(t *testing.T) {
 			}
 		}
 	}
-	if got["courier.client.requests"] != 1 || got["courier.client.attempts"] != 2 || got["courier.client.retries/503"] != 1 {
-		t.Errorf("observed %v, want 1 request, 2 attempts, 1 retry for 503", got)
+	return got
+}
+
+// Waits for the rate limit are exported by reason.
+func TestObserveStatsWaits(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	s, err := courier.New(courier.WithRateLimit(courier.RateLimit{PerSecond: 4, Burst: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+	stop, err := courierotel.ObserveStats(s, courierotel.WithMeterProvider(mp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	for range 2 {
+		if _, err := s.Get(t.Context(), srv.URL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := sums(t, reader); got["courier.client.waits/rate_limit"] != 1 || got["courier.client.waits/server_pause"] != 0 {
+		t.Errorf("observed %v, want 1 wait for the rate limit, none for a server's pause", got)
 	}
 }

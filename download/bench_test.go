@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -54,8 +55,12 @@ func (p *pattern) Seek(offset int64, whence int) (int64, error) {
 	return offset, nil
 }
 
-// BenchmarkFile downloads a 256 MiB file (16 MiB with -short) from a
-// loopback server four ways, and reports the throughput (MB/s) and the
+// benchSize is the size of BenchmarkFile's file, in MiB: 1024 for the
+// figure the README gives (go test ... -args -download.mib 1024).
+var benchSize = flag.Int64("download.mib", 256, "size of BenchmarkFile's file in MiB")
+
+// BenchmarkFile downloads a file of -download.mib MiB (default 256, 16
+// with -short) from a loopback server four ways, and reports the throughput (MB/s) and the
 // heap: heap-alloc-B/op is what the download allocated, from
 // runtime/metrics (a bound on how much it can grow the heap, whose target
 // is under 1 MiB whatever the file's size), heap-live-B the live heap after
@@ -71,8 +76,9 @@ func (p *pattern) Seek(offset int64, whence int) (int64, error) {
 // The server runs in this process: its allocations are in every figure.
 //
 //	go test -run '^$' -bench BenchmarkFile -benchtime 3x ./download/
+//	go test -run '^$' -bench BenchmarkFile -benchtime 2x ./download/ -args -download.mib 1024
 func BenchmarkFile(b *testing.B) {
-	n := int64(256 << 20)
+	n := *benchSize << 20
 	if testing.Short() {
 		n = 16 << 20
 	}
