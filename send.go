@@ -49,8 +49,8 @@ type attempt struct {
 	// paced is how long the attempt waited for the server's pause,
 	// throttled for its turn of the rate limit.
 	paced, throttled time.Duration
-	sent  time.Time
-	dur   time.Duration
+	sent             time.Time
+	dur              time.Duration
 	// copies is how many requests the attempt sent (hedging sends more).
 	copies int
 	resp   *http.Response
