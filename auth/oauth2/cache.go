@@ -17,12 +17,13 @@ type cache struct {
 	cfg config
 	err error // a bad option or a nil Source: every request fails with it
 
-	mu     sync.Mutex
-	tok    *xoauth2.Token // nil when there is none, or it was rejected
-	flight *flight        // the refresh in flight, or nil
+	mu       sync.Mutex
+	tok      *xoauth2.Token // nil when there is none, or it was rejected
+	flight   *flight        // the refresh in flight, or nil
+	rejected string         // the access token a server rejected last
 }
 
-// A flight is one call of the Source. Its result is written before done is
+// A flight is one refresh: a call of the Source, or of the Store. Its result is written before done is
 // closed and read after.
 type flight struct {
 	done chan struct{}
@@ -60,8 +61,9 @@ func (c *cache) token(ctx context.Context) (*xoauth2.Token, error) {
 	}
 }
 
-// refresh calls the Source once, under its own timeout, and publishes the
-// result to the cache and to the waiters of f.
+// refresh gets a new token once, from the Source or through the Store,
+// under its own timeout, and publishes the result to the cache and to the
+// waiters of f.
 func (c *cache) refresh(ctx context.Context, f *flight) {
 	cancel := context.CancelFunc(func() {})
 	if c.cfg.timeout != courier.NoTimeout {
@@ -72,15 +74,12 @@ func (c *cache) refresh(ctx context.Context, f *flight) {
 	if c.cfg.client != nil {
 		ctx = context.WithValue(ctx, xoauth2.HTTPClient, c.cfg.client)
 	}
-	tok, err := c.src.Token(ctx)
-	switch {
-	case err != nil:
-		tok, err = nil, fmt.Errorf("%w: %w", ErrTokenFetch, err)
-	case tok == nil || tok.AccessToken == "":
-		tok, err = nil, fmt.Errorf("%w: the source returned no access token", ErrTokenFetch)
-	case !visibleASCII(tok.AccessToken) || !visibleASCII(tok.Type()):
-		// Not quoted: it is a secret, or next to one.
-		tok, err = nil, fmt.Errorf("%w: the access token or its type holds a byte that is not visible ASCII", ErrTokenFetch)
+	var tok *xoauth2.Token
+	var err error
+	if c.cfg.store != nil {
+		tok, err = c.shared(ctx)
+	} else {
+		tok, err = c.fetch(ctx, nil)
 	}
 	c.mu.Lock()
 	c.flight = nil
@@ -92,13 +91,38 @@ func (c *cache) refresh(ctx context.Context, f *flight) {
 	close(f.done)
 }
 
+// fetch calls the Source once and checks the token it returns. It
+// refreshes from current, the token a Store holds, when the Source is a
+// [Refresher] and current is not nil.
+func (c *cache) fetch(ctx context.Context, current *xoauth2.Token) (*xoauth2.Token, error) {
+	var tok *xoauth2.Token
+	var err error
+	if r, ok := c.src.(Refresher); ok && current != nil {
+		tok, err = r.RefreshFrom(ctx, current)
+	} else {
+		tok, err = c.src.Token(ctx)
+	}
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%w: %w", ErrTokenFetch, err)
+	case tok == nil || tok.AccessToken == "":
+		return nil, fmt.Errorf("%w: the source returned no access token", ErrTokenFetch)
+	case !wellFormed(tok):
+		// Not quoted: it is a secret, or next to one.
+		return nil, fmt.Errorf("%w: the access token or its type holds a byte that is not visible ASCII", ErrTokenFetch)
+	}
+	return tok, nil
+}
+
 // invalidate drops tok, which the server rejected, unless a refresh has
 // already replaced it: concurrent rejections of one token cause one
-// refresh.
+// refresh. The layer remembers the rejected token, so that it does not
+// take it from a Store again.
 func (c *cache) invalidate(tok *xoauth2.Token) {
 	c.mu.Lock()
 	if c.tok == tok {
 		c.tok = nil
+		c.rejected = tok.AccessToken
 	}
 	c.mu.Unlock()
 }
@@ -106,12 +130,18 @@ func (c *cache) invalidate(tok *xoauth2.Token) {
 // valid reports whether tok can be sent now: it has not reached its expiry
 // less the early-expiry margin (a token without an expiry never expires).
 // The expiry is compared on the wall clock, as x/oauth2 does, so that a
-// machine that slept does not keep an expired token. c.mu is held.
+// machine that slept does not keep an expired token.
 func (c *cache) valid(tok *xoauth2.Token) bool {
 	if tok == nil {
 		return false
 	}
 	return tok.Expiry.IsZero() || c.cfg.now().Before(tok.Expiry.Round(0).Add(-c.cfg.early))
+}
+
+// wellFormed reports whether tok has an access token that, with its type,
+// can travel in an Authorization header.
+func wellFormed(tok *xoauth2.Token) bool {
+	return tok != nil && tok.AccessToken != "" && visibleASCII(tok.AccessToken) && visibleASCII(tok.Type())
 }
 
 // visibleASCII reports whether s can travel in an Authorization header as

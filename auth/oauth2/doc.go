@@ -24,7 +24,8 @@
 // called. [ClientCredentials] is the client credentials grant, for a service
 // acting as itself. [RefreshToken] redeems a refresh token obtained earlier
 // (by an authorization code flow, say), keeping the newest one when the
-// server rotates them. [FromTokenSource] takes any xoauth2.TokenSource, and
+// server rotates them; it is a [Refresher], which can also refresh a token
+// it is given. [FromTokenSource] takes any xoauth2.TokenSource, and
 // [SourceFunc] any function.
 //
 // The token endpoint is called with http.DefaultClient unless
@@ -58,10 +59,57 @@
 // token, the token is refreshed once. The request is not sent again when
 // its body cannot be replayed (it has no GetBody; courier sets one for every
 // body it can replay, as http.NewRequest does for in-memory bodies), when no
-// new token can be had, or when the Source returns the same access token;
+// new token can be had, or when the new token has the same access token;
 // the 401 is then returned as it came, and the next request fetches a new
 // token. A 401 to the second attempt is returned too: the layer never
 // loops. A session does not retry a 401 itself.
+//
+// # Sharing a token
+//
+// Without a [Store], each layer refreshes its own token, and twenty
+// instances of a service whose tokens expire together make twenty token
+// requests; when the server rotates refresh tokens, each redeems the one
+// the others just redeemed. Layers given the same Store ([WithStore]) share
+// one token instead: [MemoryStore] for the layers of one process, a store
+// in Redis or a database for a fleet.
+//
+//	store := oauth2.NewMemoryStore(nil)
+//	mw := oauth2.New(oauth2.ClientCredentials(cfg), oauth2.WithStore(store))
+//
+// The token is kept at two levels. Each layer keeps its copy, and a
+// request while that copy is valid costs no call to the store. When it has
+// expired or was rejected, the layer's single refresh (still one per layer,
+// shared by the requests waiting) loads the stored token and uses it if it
+// is valid and is not the rejected one: another instance refreshed it
+// already. Otherwise it asks the store to refresh the token it loaded; the
+// store takes a lease that one instance holds at a time, and, unless the
+// stored token was replaced meanwhile, calls back into the layer's Source
+// and stores what it returns before anyone else can read the old one. One
+// token request is made per expiry, for the whole fleet.
+//
+// A [Refresher] such as [RefreshToken]'s source redeems the refresh token
+// of the stored token, the newest the fleet has, whichever instance got
+// it; a store may be seeded with a token that holds only a refresh token.
+// Other sources fetch a new token without it.
+//
+// A 401 makes the layer drop its copy and refresh as above, so that
+// instances rejected with the same token refresh it once between them, and
+// one that was rejected after another instance refreshed takes the new
+// token from the store. Each instance learns that its copy was rejected
+// from its own 401: the store does not tell it.
+//
+// When the store fails, the request fails: its error has [ErrTokenFetch],
+// [ErrStore] and the store's error in its chain, no token request is made,
+// and the next request tries the store again. A refresh outside the store
+// would multiply token requests when the fleet can least afford them, and
+// fork a rotating refresh token. [WithStoreFallback] makes a layer whose
+// Source does not redeem the shared refresh token (client credentials, for
+// one) fetch a token of its own instead while the store is down.
+//
+// [WithRefreshTimeout] bounds the whole refresh: the store's calls, the
+// wait for the lease and the Source's call. Expiries are compared on each
+// instance's clock, so the clocks of a fleet must agree to well within a
+// token's lifetime.
 //
 // # Origins and redirects
 //
@@ -82,5 +130,6 @@
 // return responses of any status as responses. Secrets (client secret,
 // refresh token, access token) are never put in an error or a log by this
 // package; an *xoauth2.RetrieveError holds the body of the token endpoint's
-// error response.
+// error response. A Store's errors reach callers as they are, so a Store
+// must keep secrets out of them too.
 package oauth2

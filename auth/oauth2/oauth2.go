@@ -53,10 +53,12 @@ type optionFunc func(*config) error
 func (f optionFunc) apply(c *config) error { return f(c) }
 
 type config struct {
-	early   time.Duration
-	timeout time.Duration
-	client  *http.Client
-	now     func() time.Time // the clock; tests set it
+	early    time.Duration
+	timeout  time.Duration
+	client   *http.Client
+	store    Store            // nil: the token is the layer's own
+	fallback bool             // call the Source when the store fails
+	now      func() time.Time // the clock; tests set it
 }
 
 // WithEarlyExpiry sets how long before its expiry a token counts as expired
@@ -122,7 +124,9 @@ func WithHTTPClient(client *http.Client) Option {
 // first request, reused until it is about to expire ([WithEarlyExpiry]),
 // then fetched again, once for all the requests that need it. A request
 // answered 401 Unauthorized is sent once more with a new token when its
-// body can be replayed. See the package documentation for the details.
+// body can be replayed. [WithStore] shares the token with other layers, in
+// this process or in others, which then refresh it once between them. See
+// the package documentation for the details.
 //
 // The layer leaves alone a request that already has an Authorization
 // header, and a redirect hop that [courier.CredentialsAllowed] refuses. An
@@ -150,6 +154,9 @@ func newCache(src Source, opts []Option) *cache {
 			break
 		}
 		c.err = o.apply(&c.cfg)
+	}
+	if c.err == nil {
+		c.err = checkStore(&c.cfg, src)
 	}
 	return c
 }
