@@ -1,8 +1,10 @@
 package courier
 
 import (
+	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -41,6 +43,29 @@ type BreakerPolicy struct {
 	// IsFailure decides whether an attempt counts as a failure (default:
 	// an error, or a 5xx status).
 	IsFailure func(AttemptInfo) bool
+	// Store, when set, keeps the breakers' state where every process that
+	// uses it shares it (package redisstore keeps it in Redis): failures
+	// that any of them sees count for all, and a breaker one of them opens
+	// is open for all. By default each session keeps its own.
+	Store BreakerStore
+}
+
+// A BreakerStore keeps the state of circuit breakers, one per upstream (the
+// request's host, host:port when the URL names a port), for the processes
+// that share it. Each call carries the session's policy, defaults filled in
+// (its IsFailure is the session's business): the store applies it to the
+// outcomes that all processes record, atomically, on its own clock. It must
+// be safe for concurrent use and should return at once when ctx ends.
+type BreakerStore interface {
+	// Allow says whether an attempt to upstream may go, and whether it
+	// is one of the probes of a half-open breaker. An error fails the
+	// attempt at once, unsent; a store that would rather let attempts
+	// through while it is unreachable returns ok instead.
+	Allow(ctx context.Context, upstream string, p BreakerPolicy) (ok, probe bool, err error)
+	// Record adds the outcome of an attempt that Allow let through
+	// (probe as it said) and returns the breaker's state after it. Its
+	// error is logged.
+	Record(ctx context.Context, upstream string, p BreakerPolicy, failed, probe bool) (BreakerState, error)
 }
 
 // The defaults of BreakerPolicy.
@@ -153,8 +178,8 @@ type bucket struct {
 	total, failed int
 }
 
-// allow reports whether an attempt may go, and whether it is a probe.
-func (b *breaker) allow() (ok, probe bool) {
+// allowLocal reports whether an attempt may go, and whether it is a probe.
+func (b *breaker) allowLocal() (ok, probe bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.state == BreakerOpen {
@@ -173,8 +198,8 @@ func (b *breaker) allow() (ok, probe bool) {
 	return true, false
 }
 
-// record counts an attempt's outcome.
-func (b *breaker) record(failed, probe bool) {
+// recordLocal counts an attempt's outcome.
+func (b *breaker) recordLocal(failed, probe bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
@@ -234,3 +259,49 @@ func (b *breaker) current() BreakerState {
 	}
 	return b.state
 }
+
+// hostBreaker is one host's breaker as the retry loop sees it: the
+// session's own (breaker), or its view of one in a BreakerStore.
+type hostBreaker interface {
+	allow(ctx context.Context) (ok, probe bool, err error)
+	record(ctx context.Context, failed, probe bool) error
+	current() BreakerState
+}
+
+func (b *breaker) allow(context.Context) (ok, probe bool, err error) {
+	ok, probe = b.allowLocal()
+	return ok, probe, nil
+}
+
+func (b *breaker) record(_ context.Context, failed, probe bool) error {
+	b.recordLocal(failed, probe)
+	return nil
+}
+
+// sharedBreaker is a host's breaker kept in a BreakerStore. last is the
+// state the store gave last, for Stats and for the retry loop's decision.
+type sharedBreaker struct {
+	store    BreakerStore
+	upstream string
+	p        *BreakerPolicy
+	last     atomic.Int32
+}
+
+func (b *sharedBreaker) allow(ctx context.Context) (ok, probe bool, err error) {
+	ok, probe, err = b.store.Allow(ctx, b.upstream, *b.p)
+	if err == nil && !ok {
+		b.last.Store(int32(BreakerOpen))
+	}
+	return ok, probe, err
+}
+
+func (b *sharedBreaker) record(ctx context.Context, failed, probe bool) error {
+	st, err := b.store.Record(ctx, b.upstream, *b.p, failed, probe)
+	if err != nil {
+		return err
+	}
+	b.last.Store(int32(st))
+	return nil
+}
+
+func (b *sharedBreaker) current() BreakerState { return BreakerState(b.last.Load()) }

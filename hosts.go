@@ -14,7 +14,7 @@ import (
 // rate limiter, and a pause asked for by a 429.
 type host struct {
 	budget  *budget
-	breaker *breaker
+	breaker hostBreaker
 	limiter *rate.Limiter
 	// pausedUntil is a UnixNano time before which no attempt goes (429).
 	pausedUntil atomic.Int64
@@ -57,7 +57,7 @@ func (h *hosts) get(name string, at time.Time) *host {
 		}
 		return x
 	}
-	x := h.newHost()
+	x := h.newHost(name)
 	x.used.Store(now)
 	v, loaded := h.m.LoadOrStore(name, x)
 	if !loaded && h.n.Add(1) > sweepAbove {
@@ -92,13 +92,16 @@ func (x *host) settled() bool {
 }
 
 // newHost makes a host's state as the session's policies say.
-func (h *hosts) newHost() *host {
+func (h *hosts) newHost(name string) *host {
 	x := &host{}
 	if h.budget != nil {
 		x.budget = &budget{cap: int64(h.budget.Capacity)}
 		x.budget.tokens.Store(x.budget.cap)
 	}
-	if h.breaker != nil {
+	switch {
+	case h.breaker != nil && h.breaker.Store != nil:
+		x.breaker = &sharedBreaker{store: h.breaker.Store, upstream: name, p: h.breaker}
+	case h.breaker != nil:
 		x.breaker = &breaker{p: h.breaker, now: time.Now}
 	}
 	if h.limit != nil {

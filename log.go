@@ -66,15 +66,15 @@ func retryReason(info AttemptInfo) string {
 
 // logPaced writes, at Info, that a request waited for the server's pause
 // (a 429's Retry-After, or rate-limit headers that said nothing was left).
-// logPauseLost logs a pause a server asked for that the session's Pacer
-// could not record.
-func (s *Session) logPauseLost(ctx context.Context, req *http.Request, d time.Duration, err error) {
+// logStoreFailed logs what a shared store (a Pacer, a BreakerStore) failed
+// to record for req: what says what it was.
+func (s *Session) logStoreFailed(ctx context.Context, req *http.Request, what string, err error) {
 	l := s.cfg.logger
 	if l == nil || !l.Enabled(ctx, slog.LevelWarn) {
 		return
 	}
-	l.LogAttrs(ctx, slog.LevelWarn, "courier: pacer lost a pause", slog.String("method", req.Method),
-		slog.String("url", redact.URL(req.URL)), slog.Duration("pause", d), slog.String("error", err.Error()))
+	l.LogAttrs(ctx, slog.LevelWarn, "courier: shared state not recorded", slog.String("what", what),
+		slog.String("method", req.Method), slog.String("url", redact.URL(req.URL)), slog.String("error", err.Error()))
 }
 
 func (s *Session) logPaced(ctx context.Context, req *http.Request, waited time.Duration) {

@@ -134,7 +134,13 @@ func (l *loop) gate(a *attempt, n int) error {
 		return err
 	}
 	if b := l.h.breaker; b != nil {
-		ok, probe := b.allow()
+		ok, probe, err := b.allow(l.ctx)
+		if err != nil {
+			if l.ctx.Err() != nil {
+				return l.ctx.Err()
+			}
+			return fmt.Errorf("breaker store: %w", err)
+		}
 		if !ok {
 			return fmt.Errorf("%w for %s", ErrCircuitOpen, l.req.URL.Host)
 		}
@@ -232,7 +238,9 @@ func (l *loop) readBody(a *attempt) {
 // a server that says it has no requests left holds back the next ones.
 func (l *loop) observe(a *attempt) {
 	if b := l.h.breaker; b != nil {
-		b.record(b.p.IsFailure(l.info(a)), a.probe)
+		if err := b.record(l.ctx, l.s.cfg.breaker.IsFailure(l.info(a)), a.probe); err != nil {
+			l.s.logStoreFailed(l.ctx, l.req, "breaker store", err)
+		}
 	}
 	if a.resp == nil {
 		return
@@ -271,7 +279,7 @@ func (l *loop) pauseShared(p Pacer, resp *http.Response) {
 		return
 	}
 	if err := p.Pause(l.ctx, l.req.URL.Host, d); err != nil {
-		l.s.logPauseLost(l.ctx, l.req, d, err)
+		l.s.logStoreFailed(l.ctx, l.req, "pacer: pause of "+d.String(), err)
 	}
 }
 
