@@ -23,8 +23,8 @@ type cache struct {
 	rejected string         // the access token a server rejected last
 }
 
-// A flight is one refresh: a call of the Source, or of the Store. Its result is written before done is
-// closed and read after.
+// A flight is one refresh: a call of the Source, or of the Store. Its
+// result is written before done is closed and read after.
 type flight struct {
 	done chan struct{}
 	tok  *xoauth2.Token

@@ -99,8 +99,9 @@
 // from its own 401: the store does not tell it.
 //
 // When the store fails, the request fails: its error has [ErrTokenFetch],
-// [ErrStore] and the store's error in its chain, no token request is made,
-// and the next request tries the store again. A refresh outside the store
+// [ErrStore] and the store's error in its chain (context.DeadlineExceeded
+// when the lease was not had within the refresh timeout), no token request
+// is made, and the next request tries the store again. A refresh outside the store
 // would multiply token requests when the fleet can least afford them, and
 // fork a rotating refresh token. [WithStoreFallback] makes a layer whose
 // Source does not redeem the shared refresh token (client credentials, for
