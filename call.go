@@ -45,6 +45,10 @@ type call struct {
 	// breaks. decode: courier decodes content codings.
 	buffered bool
 	decode   bool
+	// cache is what the session's cache did for the last hop, cacheAge
+	// the age of the stored response it served.
+	cache    CacheStatus
+	cacheAge time.Duration
 	// resend: the first attempt is paid for from the retry budget, and
 	// no success earns a refund (Resend); resendPaid once it is.
 	resend, resendPaid bool

@@ -31,6 +31,10 @@ type Hooks struct {
 	// OnError is called once when a request fails without a response: its
 	// Err and Kind, Attempt (how many were made), Elapsed.
 	OnError func(AttemptInfo)
+	// OnCache is called for each request hop that the session's cache
+	// (WithCache) looked up: a hit, a miss, a revalidation, a stale
+	// response served.
+	OnCache func(CacheInfo)
 }
 
 // RedirectInfo describes a redirect about to be followed.
@@ -49,7 +53,7 @@ type RedirectInfo struct {
 // WithHooks adds hooks to every request of the session.
 func WithHooks(h Hooks) Option {
 	return sessionOption(func(c *config) error {
-		if h.BeforeAttempt == nil && h.AfterAttempt == nil && h.OnRetry == nil && h.OnRedirect == nil && h.OnError == nil {
+		if h.BeforeAttempt == nil && h.AfterAttempt == nil && h.OnRetry == nil && h.OnRedirect == nil && h.OnError == nil && h.OnCache == nil {
 			return &OptionError{"WithHooks", errors.New("no hook set")}
 		}
 		c.hooks = append(c.hooks, h)
@@ -88,6 +92,14 @@ func (l hookList) onRedirect(info RedirectInfo) {
 	for _, h := range l {
 		if h.OnRedirect != nil {
 			h.OnRedirect(info)
+		}
+	}
+}
+
+func (l hookList) onCache(info CacheInfo) {
+	for _, h := range l {
+		if h.OnCache != nil {
+			h.OnCache(info)
 		}
 	}
 }

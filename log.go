@@ -64,8 +64,6 @@ func retryReason(info AttemptInfo) string {
 	return info.Kind.String()
 }
 
-// logPaced writes, at Info, that a request waited for the server's pause
-// (a 429's Retry-After, or rate-limit headers that said nothing was left).
 // logStoreFailed logs what a shared store (a Pacer, a BreakerStore) failed
 // to record for req: what says what it was.
 func (s *Session) logStoreFailed(ctx context.Context, req *http.Request, what string, err error) {
@@ -77,6 +75,33 @@ func (s *Session) logStoreFailed(ctx context.Context, req *http.Request, what st
 		slog.String("method", req.Method), slog.String("url", redact.URL(req.URL)), slog.String("error", err.Error()))
 }
 
+// logCache writes, at Debug, what the cache did for a request hop, and at
+// Info when it served a stale response for a failure.
+func (s *Session) logCache(req *http.Request, st CacheStatus, age time.Duration) {
+	l := s.cfg.logger
+	level := slog.LevelDebug
+	if st == CacheStaleIfError {
+		level = slog.LevelInfo
+	}
+	ctx := req.Context()
+	if l == nil || !l.Enabled(ctx, level) {
+		return
+	}
+	l.LogAttrs(ctx, level, "courier: cache", slog.String("status", st.String()), slog.String("method", req.Method),
+		slog.String("url", redact.URL(req.URL)), slog.Duration("age", age))
+}
+
+// logCacheStore writes, at Warn, that the cache's store failed.
+func (s *Session) logCacheStore(ctx context.Context, op string, err error) {
+	l := s.cfg.logger
+	if l == nil || !l.Enabled(ctx, slog.LevelWarn) {
+		return
+	}
+	l.LogAttrs(ctx, slog.LevelWarn, "courier: cache store failed", slog.String("op", op), slog.String("error", err.Error()))
+}
+
+// logPaced writes, at Info, that a request waited for the server's pause
+// (a 429's Retry-After, or rate-limit headers that said nothing was left).
 func (s *Session) logPaced(ctx context.Context, req *http.Request, waited time.Duration) {
 	l := s.cfg.logger
 	if l == nil || !l.Enabled(ctx, slog.LevelInfo) {

@@ -192,6 +192,7 @@ type config struct {
 	detailedTimings bool
 	rateLimit       *RateLimit
 	pacer           Pacer
+	cache           *Cache
 	// autoIdempotencyKey gives POST and PATCH a fresh Idempotency-Key.
 	autoIdempotencyKey bool
 	sensitive          []string

@@ -29,7 +29,14 @@ func (s *Session) follow(c *call, req *http.Request) (*http.Response, outcome, e
 	var out outcome
 	orig := req
 	for hops := 0; ; hops++ {
-		resp, t, err := s.retryLoop(c, req)
+		var resp *http.Response
+		var t tries
+		var err error
+		if s.cache != nil {
+			resp, t, err = s.cache.hop(c, req)
+		} else {
+			resp, t, err = s.retryLoop(c, req)
+		}
 		out.tries = t
 		if err != nil || s.cfg.maxRedirects == 0 || !isRedirect(resp.StatusCode) {
 			return resp, out, err

@@ -44,6 +44,10 @@ type Response struct {
 	Request *http.Request
 	// Timings says where the time went; see [Timings].
 	Timings Timings
+	// Cache says whether the response came from the session's cache
+	// (WithCache), and Age how old the stored response was then.
+	Cache CacheStatus
+	Age   time.Duration
 
 	body    []byte
 	stream  io.ReadCloser
@@ -185,7 +189,9 @@ func (s *Session) respond(c *call, req *http.Request, resp *http.Response, rc *r
 		Header:     resp.Header,
 		Request:    resp.Request,
 		URL:        req.URL,
-		Attempts:   max(c.out.attempts, 1),
+		Attempts:   c.attemptsSent(),
+		Cache:      c.cache,
+		Age:        c.cacheAge,
 		Redirects:  c.out.redirects,
 		maxBody:    s.cfg.maxBodySize,
 		raw:        resp,
@@ -277,4 +283,13 @@ func hasContent(r *Response) bool {
 		return false
 	}
 	return len(r.body) > 0 && (r.Request == nil || r.Request.Method != http.MethodHead)
+}
+
+// attemptsSent is how many times the final request was sent: none for a
+// response the cache served without asking, else at least one.
+func (c *call) attemptsSent() int {
+	if c.cache == CacheHit || c.cache == CacheStaleWhileRevalidate {
+		return c.out.attempts
+	}
+	return max(c.out.attempts, 1)
 }

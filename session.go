@@ -47,6 +47,12 @@ type Session struct {
 	drainOnce sync.Once
 	closeOnce sync.Once
 
+	// cache is the session's HTTP cache, or nil; bg is the context of
+	// the work it does in the background, which Close cancels.
+	cache    *cacheLayer
+	bg       context.Context
+	bgCancel context.CancelFunc
+
 	// open counts streamed bodies handed out and not closed.
 	open  atomic.Int64
 	sites sync.Map // *trackedBody -> string (leak tracking only)
@@ -74,6 +80,10 @@ func New(opts ...Option) (*Session, error) {
 		return nil, err
 	}
 	s.hosts = hosts{breaker: c.breaker, limit: c.rateLimit}
+	s.bg, s.bgCancel = context.WithCancel(context.Background())
+	if c.cache != nil {
+		s.cache = newCacheLayer(s, c.cache)
+	}
 	if !c.retry.Budget.Disabled && c.retry.MaxAttempts > 1 {
 		s.hosts.budget = &s.cfg.retry.Budget
 	}
@@ -203,6 +213,7 @@ func (s *Session) closeIdle() {
 // for forever.
 func (s *Session) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
+		s.bgCancel()
 		if s.state.Add(closedBit) == closedBit {
 			s.drainOnce.Do(func() { close(s.drained) })
 		}

@@ -48,6 +48,8 @@ type Stats struct {
 	// Breakers is the circuit breaker's state per host, when the session
 	// has breakers.
 	Breakers map[string]BreakerState
+	// Cache counts what the session's cache did (WithCache).
+	Cache CacheStats
 }
 
 // counters are the session's live counts behind Stats.
@@ -103,6 +105,9 @@ func (s *Session) Stats() Stats {
 		ConnsOpened:     s.stats.connsNew.Load(),
 		ConnsReused:     s.stats.connsReused.Load(),
 		BudgetLeft:      make(map[string]int, s.hosts.n.Load()),
+	}
+	if s.cache != nil {
+		st.Cache = s.cache.stats.snapshot()
 	}
 	for k := range kindCount {
 		if n := s.stats.failures[k].Load(); n > 0 {
