@@ -96,7 +96,7 @@ func TestCacheDirectives(t *testing.T) {
 	tests := []struct {
 		name    string
 		first   http.HandlerFunc
-		second  http.HandlerFunc // nil: the same
+		second  http.HandlerFunc        // nil: the same
 		reqOpts []courier.RequestOption // for the second fetch
 		// want: the second response's cache status and body; upstream:
 		// requests at the server in all; cond: the second request sent

@@ -166,7 +166,9 @@ func statusLine(code int) string {
 	return strconv.Itoa(code)
 }
 
-func formatSeconds(d time.Duration) string { return strconv.FormatInt(int64(max(d, 0)/time.Second), 10) }
+func formatSeconds(d time.Duration) string {
+	return strconv.FormatInt(int64(max(d, 0)/time.Second), 10)
+}
 
 // storedHeader is the header a response is stored with: without the
 // hop-by-hop fields (and those Connection names), and without Set-Cookie,
