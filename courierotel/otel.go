@@ -264,9 +264,11 @@ func (b *spanBody) Close() error {
 // courier.client.requests, courier.client.attempts, courier.client.retries
 // (by reason), courier.client.waits (attempts held back, by reason:
 // "server_pause" for a pause a server asked for, shared by a fleet with a
-// courier.Pacer, "rate_limit" for a turn of the rate limit) and
-// courier.client.connections (by state: opened, reused). It returns a
-// function that stops the export.
+// courier.Pacer, "rate_limit" for a turn of the rate limit),
+// courier.client.connections (by state: opened, reused) and, for a session
+// with a cache, courier.client.cache (request hops by result: hit, miss,
+// revalidated, stale-while-revalidate, stale-if-error, coalesced). It
+// returns a function that stops the export.
 func ObserveStats(s *courier.Session, opts ...Option) (stop func() error, err error) {
 	c, err := newConfig(opts)
 	if err != nil {
@@ -293,6 +295,10 @@ func ObserveStats(s *courier.Session, opts ...Option) (stop func() error, err er
 	if err != nil {
 		return nil, err
 	}
+	cache, err := meter.Int64ObservableCounter("courier.client.cache", metric.WithDescription("Request hops the cache looked up, by result."))
+	if err != nil {
+		return nil, err
+	}
 	reg, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		st := s.Stats()
 		o.ObserveInt64(requests, st.Requests)
@@ -307,8 +313,17 @@ func ObserveStats(s *courier.Session, opts ...Option) (stop func() error, err er
 		o.ObserveInt64(conns, st.ConnsReused, metric.WithAttributes(attribute.String("state", "reused")))
 		o.ObserveInt64(waits, st.Paced, metric.WithAttributes(attribute.String("reason", "server_pause")))
 		o.ObserveInt64(waits, st.Throttled, metric.WithAttributes(attribute.String("reason", "rate_limit")))
+		if c := st.Cache; c != (courier.CacheStats{}) {
+			for _, r := range []struct {
+				result string
+				n      int64
+			}{{"hit", c.Hits}, {"miss", c.Misses}, {"revalidated", c.Revalidated},
+				{"stale-while-revalidate", c.StaleWhileRevalidate}, {"stale-if-error", c.StaleIfError}, {"coalesced", c.Coalesced}} {
+				o.ObserveInt64(cache, r.n, metric.WithAttributes(attribute.String("result", r.result)))
+			}
+		}
 		return nil
-	}, requests, attempts, retries, conns, waits)
+	}, requests, attempts, retries, conns, waits, cache)
 	if err != nil {
 		return nil, err
 	}

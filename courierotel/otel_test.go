@@ -183,6 +183,9 @@ func sums(t *testing.T, reader *sdkmetric.ManualReader) map[string]int64 {
 				if r, ok := dp.Attributes.Value("reason"); ok {
 					key += "/" + r.AsString()
 				}
+				if r, ok := dp.Attributes.Value("result"); ok {
+					key += "/" + r.AsString()
+				}
 				got[key] = dp.Value
 			}
 		}
@@ -214,5 +217,34 @@ func TestObserveStatsWaits(t *testing.T) {
 	}
 	if got := sums(t, reader); got["courier.client.waits/rate_limit"] != 1 || got["courier.client.waits/server_pause"] != 0 {
 		t.Errorf("observed %v, want 1 wait for the rate limit, none for a server's pause", got)
+	}
+}
+
+// A session's cache is exported by result.
+func TestObserveStatsCache(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+	}))
+	defer srv.Close()
+	s, err := courier.New(courier.WithCache(courier.Cache{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+	stop, err := courierotel.ObserveStats(s, courierotel.WithMeterProvider(mp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	for range 3 {
+		if _, err := s.Get(t.Context(), srv.URL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := sums(t, reader); got["courier.client.cache/miss"] != 1 || got["courier.client.cache/hit"] != 2 {
+		t.Errorf("observed %v, want 1 miss and 2 hits", got)
 	}
 }
