@@ -187,8 +187,9 @@ type cacheLayer struct {
 	flights map[string]*cacheFlight
 	// gens counts invalidations by key hash: a response fetched while
 	// its key was invalidated is not stored.
-	gens  [256]atomic.Uint64
-	stats cacheCounters
+	gens    [256]atomic.Uint64
+	decoded [1024]atomic.Pointer[decodedEntry]
+	stats   cacheCounters
 }
 
 // cacheFlight is a miss being fetched; done is closed when its response
@@ -366,6 +367,8 @@ func (k *cacheLayer) lookup(ctx context.Context, key string, req *http.Request) 
 	return nil
 }
 
+// load returns the entry stored under key, or nil. Entries are shared
+// (the decoded memo): never change one; freshened makes a new response.
 func (k *cacheLayer) load(ctx context.Context, key string) *cacheEntry {
 	b, err := k.cfg.Store.Get(ctx, key)
 	if err != nil {
@@ -374,12 +377,29 @@ func (k *cacheLayer) load(ctx context.Context, key string) *cacheEntry {
 		}
 		return nil
 	}
+	if len(b) == 0 {
+		return nil
+	}
+	slot := &k.decoded[maphash.String(k.seed, key)%uint64(len(k.decoded))]
+	if m := slot.Load(); m != nil && m.key == key && m.first == &b[0] && m.n == len(b) {
+		return m.e // the same bytes as last time (a store in memory)
+	}
 	e, err := decodeEntry(b)
 	if err != nil {
 		k.storeFailed(ctx, "decode", err)
 		return nil
 	}
+	slot.Store(&decodedEntry{key: key, first: &b[0], n: len(b), e: e})
 	return e
+}
+
+// decodedEntry remembers the entry decoded from a value, to skip decoding
+// the same bytes again: a store in memory returns the slice it was given.
+type decodedEntry struct {
+	key   string
+	first *byte
+	n     int
+	e     *cacheEntry
 }
 
 func (k *cacheLayer) storeFailed(ctx context.Context, op string, err error) {
@@ -539,11 +559,10 @@ func (k *cacheLayer) fetch(c *call, req *http.Request, key string, stored *cache
 	if resp.StatusCode == http.StatusNotModified && send != req {
 		if validates(resp.Header, stored) {
 			discardResponse(resp)
-			freshen(stored.Header, resp.Header)
-			stored.Requested, stored.Responded = requested, responded
-			k.put(req.Context(), key, stored, gen)
+			fresh := stored.freshened(resp.Header, requested, responded)
+			k.put(req.Context(), key, fresh, gen)
 			k.land(key, f)
-			return k.served(c, req, stored, k.freshness(stored, time.Now()).age, CacheRevalidated), t, nil
+			return k.served(c, req, fresh, k.freshness(fresh, time.Now()).age, CacheRevalidated), t, nil
 		}
 		// A 304 for another representation: ask for this one in full.
 		discardResponse(resp)
@@ -758,9 +777,7 @@ func (k *cacheLayer) revalidateLater(c *call, req *http.Request, key string, sto
 		switch {
 		case resp.StatusCode == http.StatusNotModified && send != r && validates(resp.Header, stored):
 			discardResponse(resp)
-			freshen(stored.Header, resp.Header)
-			stored.Requested, stored.Responded = requested, responded
-			k.put(bg.ctx, key, stored, gen)
+			k.put(bg.ctx, key, stored.freshened(resp.Header, requested, responded), gen)
 			k.stats.revalidated.Add(1)
 		case resp.StatusCode/100 == 2 && k.storable(resp, directives{}):
 			body, err := io.ReadAll(io.LimitReader(resp.Body, k.cfg.MaxEntryBytes+1))

@@ -188,14 +188,20 @@ func storedHeader(h http.Header) http.Header {
 	return out
 }
 
-// freshen updates a stored header with a 304's (§3.2, §4.3.4): every field
-// but the framing ones replaces the stored one.
-func freshen(stored, notModified http.Header) {
+// freshened returns a copy of r with the header of a 304 that validated
+// it (§3.2, §4.3.4): every field but the framing ones replaces the stored
+// one; and the times of the exchange that got it. r is shared by the
+// requests that read it, and is not changed.
+func (r *cachedResponse) freshened(notModified http.Header, requested, responded time.Time) *cachedResponse {
+	c := *r
+	c.Header = r.Header.Clone()
 	for k, v := range storedHeader(notModified) {
 		switch k {
 		case "Content-Length", "Content-Encoding", "Content-Range":
 			continue
 		}
-		stored[k] = v
+		c.Header[k] = v
 	}
+	c.Requested, c.Responded = requested, responded
+	return &c
 }
