@@ -55,6 +55,8 @@ type args struct {
 	maxRedirects int
 	timeout      time.Duration
 	retries      int // -1: courier's default
+	// cache is --cache DIR, a directory for an HTTP cache ("": none).
+	cache string
 
 	// Transport.
 	verify  string
@@ -188,6 +190,7 @@ func newFlagSet(a *args, f *flagInputs) *flag.FlagSet {
 		// Behaviour.
 		{"F", "follow", (*boolValue)(&a.follow)},
 		{"", "timeout", (*stringValue)(&f.timeout)},
+		{"", "cache", (*stringValue)(&a.cache)},
 		// Transport.
 		{"", "verify", (*stringValue)(&a.verify)},
 		{"", "cert", (*stringValue)(&a.cert)},

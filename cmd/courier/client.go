@@ -1,18 +1,24 @@
 package main
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/auth"
+	"github.com/courierhttp/courier/diskcache"
 	"github.com/courierhttp/courier/sessionfile"
 )
 
@@ -62,10 +68,12 @@ func sessionOptions(a *args, sf *sessionfile.File, rec *sent, extra ...courier.O
 	origin := &url.URL{Scheme: a.url.Scheme, Host: a.url.Host}
 	opts := []courier.Option{courier.WithBaseURL(origin.String())}
 	opts = append(opts, sf.Options()...)
+	netrc := false
 	if o, err := netrcAuth(a, sf); err != nil {
 		return nil, err
 	} else if o != nil {
 		opts = append(opts, o)
+		netrc = true
 	}
 	if a.follow && a.maxRedirects > 0 {
 		opts = append(opts, courier.WithRedirects(a.maxRedirects))
@@ -78,9 +86,11 @@ func sessionOptions(a *args, sf *sessionfile.File, rec *sent, extra ...courier.O
 	if a.retries >= 0 {
 		opts = append(opts, courier.WithRetry(courier.RetryPolicy{MaxAttempts: a.retries + 1}))
 	}
-	if tc, err := tlsConfig(a); err != nil {
+	tc, err := tlsConfig(a)
+	if err != nil {
 		return nil, err
-	} else if tc != nil {
+	}
+	if tc != nil {
 		opts = append(opts, courier.WithTLSConfig(tc))
 	}
 	if len(a.proxies) > 0 {
@@ -104,8 +114,58 @@ func sessionOptions(a *args, sf *sessionfile.File, rec *sent, extra ...courier.O
 	}
 	if a.offline || a.curl {
 		opts = append(opts, courier.WithTransport(offlineTransport))
+	} else if a.cache != "" {
+		store, err := diskcache.New(expandHome(a.cache), cacheBytes)
+		if err != nil {
+			return nil, fmt.Errorf("--cache: %w", err)
+		}
+		id := cacheIdentity(sf, netrc, tc)
+		opts = append(opts, courier.WithCache(courier.Cache{Store: store, Identity: func(*http.Request) string { return id }}))
 	}
 	return append(opts, extra...), nil
+}
+
+// cacheBytes bounds the directory of --cache.
+const cacheBytes = 256 << 20
+
+// cacheIdentity names, for --cache, the credentials that the session adds
+// below the cache, where courier cannot see them: the auth of -a or of the
+// session file, the netrc file's (when used), the client certificate. Runs
+// with the same ones share what they cache; the request's own sensitive
+// headers and the jar's cookies for its URL count too (courier's
+// Cache.Identity). It is a hash: no secret is kept.
+func cacheIdentity(sf *sessionfile.File, netrc bool, tc *tls.Config) string {
+	h := sha256.New()
+	field := func(name string, b []byte) {
+		fmt.Fprintf(h, "%s %d:", name, len(b))
+		h.Write(b)
+	}
+	if sf.Auth != nil {
+		b, _ := json.Marshal(sf.Auth)
+		field("auth", b)
+	}
+	if netrc {
+		// Read where auth.NetrcFromEnv reads it.
+		path := os.Getenv("NETRC")
+		if path == "" {
+			name := ".netrc"
+			if runtime.GOOS == "windows" {
+				name = "_netrc"
+			}
+			home, _ := os.UserHomeDir()
+			path = filepath.Join(home, name)
+		}
+		data, _ := os.ReadFile(path)
+		field("netrc", data)
+	}
+	if tc != nil {
+		for _, c := range tc.Certificates {
+			for _, der := range c.Certificate {
+				field("cert", der)
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // tlsConfig is what --verify and --cert ask for, or nil for the defaults.

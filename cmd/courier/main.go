@@ -227,6 +227,13 @@ Network:
       --proxy PROTOCOL:URL      proxy for http or https (repeatable)
       --guard           refuse private, loopback, link-local and metadata
                         addresses, checked on the address dialed (SSRF guard)
+      --cache DIR       keep responses in a private HTTP cache in DIR (made
+                        0700, 256 MiB at most), shared by runs that send the
+                        same credentials: a fresh response is printed without
+                        a request (its Age header says how old), a stale one
+                        revalidated; Cache-Control:no-cache asks the server
+                        anyway. Not used with --offline or --curl; there is
+                        no environment variable for it
 
 Downloads:
   -d, --download        save the body to a file (named by the server or the URL);
