@@ -59,8 +59,9 @@ type BreakerPolicy struct {
 type BreakerStore interface {
 	// Allow says whether an attempt to upstream may go, and whether it
 	// is one of the probes of a half-open breaker. An error fails the
-	// attempt at once, unsent; a store that would rather let attempts
-	// through while it is unreachable returns ok instead.
+	// attempt at once, unsent, with an error of kind ErrCircuitOpen that
+	// wraps it; a store that would rather let attempts through while it
+	// is unreachable returns ok instead.
 	Allow(ctx context.Context, upstream string, p BreakerPolicy) (ok, probe bool, err error)
 	// Record adds the outcome of an attempt that Allow let through
 	// (probe as it said) and returns the breaker's state after it. Its

@@ -119,8 +119,8 @@ func TestBreakerStoreErrors(t *testing.T) {
 	store := newSharedBreakers()
 	store.allowErr = down
 	s := testenv.NewSession(t, courier.WithBreaker(courier.BreakerPolicy{Store: store}))
-	if _, err := s.Get(t.Context(), srv.URL); !errors.Is(err, down) {
-		t.Fatalf("Get = %v, want Allow's error", err)
+	if _, err := s.Get(t.Context(), srv.URL); !errors.Is(err, down) || !errors.Is(err, courier.ErrCircuitOpen) {
+		t.Fatalf("Get = %v, want Allow's error, of the kind ErrCircuitOpen", err)
 	}
 	if served.Load() != 0 {
 		t.Error("a request whose breaker could not be asked was sent")

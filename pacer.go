@@ -28,12 +28,14 @@ type Pacer interface {
 	// pause runs it takes no turn and returns the time left of the pause,
 	// after which the session asks again. It must take no turn that comes
 	// later than within from now (within < 0: no bound), and then returns
-	// the wait with OK false. An error fails the attempt at once, unsent.
+	// the wait with OK false. An error fails the attempt at once, unsent,
+	// with an error of kind ErrRateLimited that wraps it.
 	Reserve(ctx context.Context, upstream string, within time.Duration) (Reservation, error)
 	// Pause holds every attempt to upstream back for d from now, or
-	// longer if a pause already runs that ends later. Its error is
-	// logged; the response that asked for the pause is handed back as it
-	// is.
+	// longer if a pause already runs that ends later. Its context is not
+	// the request's, which may end as the response arrives, but one of
+	// its own, bounded by pauseTimeout. Its error is logged; the response
+	// that asked for the pause is handed back as it is.
 	Pause(ctx context.Context, upstream string, d time.Duration) error
 }
 
@@ -84,7 +86,9 @@ func waitPacer(ctx context.Context, p Pacer, upstream string, dl time.Time) (w w
 			if ctx.Err() != nil {
 				return w, ctx.Err()
 			}
-			return w, fmt.Errorf("pacer: %w", err)
+			// Of the kind ErrRateLimited, whatever the pacer's own
+			// error is made of: a Redis timeout is not the upstream's.
+			return w, fmt.Errorf("%w: pacer: %w", ErrRateLimited, err)
 		case r.Pause > 0:
 			if within >= 0 && r.Pause > within {
 				return w, fmt.Errorf("%w: the server asked for a pause of %v", ErrRateLimited, r.Pause.Round(time.Millisecond))

@@ -25,6 +25,8 @@ type scriptedPacer struct {
 	calls   []string        // upstreams of Reserve
 	within  []time.Duration // bounds of Reserve
 	pauses  []time.Duration // Pause calls
+	// pauseCtxErr is the error of the context of the last Pause call.
+	pauseCtxErr error
 }
 
 func (p *scriptedPacer) Reserve(_ context.Context, upstream string, within time.Duration) (courier.Reservation, error) {
@@ -42,10 +44,11 @@ func (p *scriptedPacer) Reserve(_ context.Context, upstream string, within time.
 	return r, nil
 }
 
-func (p *scriptedPacer) Pause(_ context.Context, upstream string, d time.Duration) error {
+func (p *scriptedPacer) Pause(ctx context.Context, upstream string, d time.Duration) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.pauses = append(p.pauses, d)
+	p.pauseCtxErr = ctx.Err()
 	return nil
 }
 
@@ -70,6 +73,7 @@ func TestPacerGatesEveryAttempt(t *testing.T) {
 	ok := courier.Reservation{OK: true}
 	boom := errors.New("store down")
 	errStatus := errors.New("a *StatusError")
+	errRateLimitedBoom := errors.New("ErrRateLimited wrapping the pacer's error")
 
 	tests := []struct {
 		name    string
@@ -96,7 +100,7 @@ func TestPacerGatesEveryAttempt(t *testing.T) {
 			answers: []courier.Reservation{{Turn: 5 * time.Second}}, want: courier.ErrRateLimited, reserves: 1},
 		{name: "a pause past the deadline", path: "/", timeout: time.Second,
 			answers: []courier.Reservation{{Pause: 5 * time.Second}}, want: courier.ErrRateLimited, reserves: 1},
-		{name: "the pacer fails", path: "/", err: boom, want: boom, reserves: 1},
+		{name: "the pacer fails", path: "/", err: boom, want: errRateLimitedBoom, reserves: 1},
 		{name: "a 429's Retry-After pauses the upstream", path: "/429", answers: []courier.Reservation{ok},
 			want: errStatus, sent: 1, reserves: 1, pauses: []time.Duration{2 * time.Second}},
 		{name: "a 503's Retry-After, capped", path: "/503-long", answers: []courier.Reservation{ok},
@@ -120,7 +124,8 @@ func TestPacerGatesEveryAttempt(t *testing.T) {
 			var se *courier.StatusError
 			switch {
 			case tt.want == errStatus && errors.As(err, &se):
-			case tt.want == nil && err != nil, tt.want != nil && tt.want != errStatus && !errors.Is(err, tt.want):
+			case tt.want == errRateLimitedBoom && errors.Is(err, courier.ErrRateLimited) && errors.Is(err, boom):
+			case tt.want == nil && err != nil, tt.want != nil && tt.want != errStatus && tt.want != errRateLimitedBoom && !errors.Is(err, tt.want):
 				t.Fatalf("Get = %v, want %v", err, tt.want)
 			}
 			if got := int(served.Load()); got != tt.sent {
@@ -186,5 +191,36 @@ func TestRateLimitThrottledCount(t *testing.T) {
 	}
 	if st := s.Stats(); st.Throttled != 1 || st.Paced != 0 {
 		t.Errorf("Stats.Throttled, Paced = %d, %d; want 1, 0 (the second request waited for its turn)", st.Throttled, st.Paced)
+	}
+}
+
+// A pause is recorded even when the request that learned of it is ending:
+// the pause outlives it.
+func TestPacerPauseOutlivesRequest(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "3")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	t.Cleanup(srv.Close)
+	p := &scriptedPacer{answers: []courier.Reservation{{OK: true}}}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	// The caller gives up as the response arrives, before the session
+	// tells the pacer.
+	giveUp := func(next http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			resp, err := next.RoundTrip(r)
+			cancel()
+			return resp, err
+		})
+	}
+	s := testenv.NewSession(t, courier.WithPacer(p), courier.WithMiddleware(giveUp),
+		courier.WithRetry(courier.RetryPolicy{MaxAttempts: 1}))
+	s.Get(ctx, srv.URL)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !slices.Equal(p.pauses, []time.Duration{3 * time.Second}) || p.pauseCtxErr != nil {
+		t.Errorf("Pause calls %v, its context's error %v; want one of 3s, with a live context", p.pauses, p.pauseCtxErr)
 	}
 }

@@ -139,7 +139,8 @@ func (l *loop) gate(a *attempt, n int) error {
 			if l.ctx.Err() != nil {
 				return l.ctx.Err()
 			}
-			return fmt.Errorf("breaker store: %w", err)
+			// Of the kind ErrCircuitOpen: the breaker could not say yes.
+			return fmt.Errorf("%w for %s: breaker store: %w", ErrCircuitOpen, l.req.URL.Host, err)
 		}
 		if !ok {
 			return fmt.Errorf("%w for %s", ErrCircuitOpen, l.req.URL.Host)
@@ -278,10 +279,17 @@ func (l *loop) pauseShared(p Pacer, resp *http.Response) {
 	if d <= 0 {
 		return
 	}
-	if err := p.Pause(l.ctx, l.req.URL.Host, d); err != nil {
+	// The pause outlives the request that learned of it: record it even
+	// when the request's context is ending.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(l.ctx), pauseTimeout)
+	defer cancel()
+	if err := p.Pause(ctx, l.req.URL.Host, d); err != nil {
 		l.s.logStoreFailed(l.ctx, l.req, "pacer: pause of "+d.String(), err)
 	}
 }
+
+// pauseTimeout bounds a Pacer's Pause call.
+const pauseTimeout = 2 * time.Second
 
 // decide says what follows an attempt.
 func (l *loop) decide(a *attempt) decision {
