@@ -30,7 +30,9 @@ type flight struct {
 	tok  *xoauth2.Token
 	err  error
 
-	waiters int // requests that waited for it, for tests; c.mu guards it
+	waiters int // requests that waited for it; c.mu guards it
+	reason  RefreshReason
+	origin  Origin // where its token came from; the refresh sets it
 }
 
 // fetchKey marks the context of a refresh with its cache.
@@ -47,7 +49,7 @@ func (c *cache) token(ctx context.Context) (*xoauth2.Token, error) {
 	}
 	f := c.flight
 	if f == nil {
-		f = &flight{done: make(chan struct{})}
+		f = &flight{done: make(chan struct{}), reason: c.reasonLocked()}
 		c.flight = f
 		go c.refresh(context.WithoutCancel(ctx), f)
 	}
@@ -74,11 +76,13 @@ func (c *cache) refresh(ctx context.Context, f *flight) {
 	if c.cfg.client != nil {
 		ctx = context.WithValue(ctx, xoauth2.HTTPClient, c.cfg.client)
 	}
+	start := c.cfg.now()
 	var tok *xoauth2.Token
 	var err error
 	if c.cfg.store != nil {
-		tok, err = c.shared(ctx)
+		tok, err = c.shared(ctx, f)
 	} else {
+		f.origin = OriginSource
 		tok, err = c.fetch(ctx, nil)
 	}
 	c.mu.Lock()
@@ -86,9 +90,28 @@ func (c *cache) refresh(ctx context.Context, f *flight) {
 	if err == nil {
 		c.tok = tok
 	}
+	waiters := f.waiters
 	c.mu.Unlock()
 	f.tok, f.err = tok, err
 	close(f.done)
+	if c.cfg.onRefresh != nil {
+		info := RefreshInfo{Reason: f.reason, Origin: f.origin, Waiters: waiters, Duration: c.cfg.now().Sub(start), Err: err}
+		if tok != nil {
+			info.Expiry = tok.Expiry
+		}
+		c.cfg.onRefresh(info)
+	}
+}
+
+// reasonLocked says why the layer needs a token now; c.mu is held.
+func (c *cache) reasonLocked() RefreshReason {
+	switch {
+	case c.tok != nil:
+		return ReasonExpired
+	case c.rejected != "":
+		return ReasonRejected
+	}
+	return ReasonFirst
 }
 
 // fetch calls the Source once and checks the token it returns. It

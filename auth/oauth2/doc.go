@@ -112,6 +112,15 @@
 // instance's clock, so the clocks of a fleet must agree to well within a
 // token's lifetime.
 //
+// # Observing refreshes
+//
+// [WithOnRefresh] reports each refresh when it ends: why the layer needed a
+// token (its first, an expiry, a 401), where the token came from (the
+// Source, a Store that another layer or process had filled, or a fallback
+// to the Source while the Store failed), how many requests waited, how
+// long it took, and its error. Counting OriginSource across a fleet gives
+// the refreshes per expiry; OriginFallback counts the Store's outages.
+//
 // # Origins and redirects
 //
 // The token is meant for the servers the caller sends requests to, not for

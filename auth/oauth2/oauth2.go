@@ -53,12 +53,13 @@ type optionFunc func(*config) error
 func (f optionFunc) apply(c *config) error { return f(c) }
 
 type config struct {
-	early    time.Duration
-	timeout  time.Duration
-	client   *http.Client
-	store    Store            // nil: the token is the layer's own
-	fallback bool             // call the Source when the store fails
-	now      func() time.Time // the clock; tests set it
+	early     time.Duration
+	timeout   time.Duration
+	client    *http.Client
+	store     Store            // nil: the token is the layer's own
+	fallback  bool             // call the Source when the store fails
+	now       func() time.Time // the clock; tests set it
+	onRefresh func(RefreshInfo)
 }
 
 // WithEarlyExpiry sets how long before its expiry a token counts as expired
@@ -242,4 +243,85 @@ func closeBody(req *http.Request) {
 	if req.Body != nil {
 		req.Body.Close()
 	}
+}
+
+// WithOnRefresh calls f after each refresh of the layer's token, on the
+// refresh's goroutine, with what it did: for logs and metrics (refreshes
+// per expiry, tokens found in a shared Store, fallbacks). f must not block.
+func WithOnRefresh(f func(RefreshInfo)) Option {
+	return optionFunc(func(c *config) error {
+		c.onRefresh = f
+		return nil
+	})
+}
+
+// RefreshInfo describes one refresh of a layer's token.
+type RefreshInfo struct {
+	// Reason says why the layer needed a token.
+	Reason RefreshReason
+	// Origin says where the token came from, or would have.
+	Origin Origin
+	// Waiters is how many requests waited for it.
+	Waiters int
+	// Duration is how long the refresh took.
+	Duration time.Duration
+	// Expiry is the new token's expiry (zero: none, or no token).
+	Expiry time.Time
+	// Err is the refresh's error, as the waiting requests got it; nil
+	// when a token was had. It holds no secret.
+	Err error
+}
+
+// RefreshReason says why a layer needed a new token.
+type RefreshReason int
+
+// The refresh reasons.
+const (
+	// ReasonFirst: the layer had no token yet (or its last refresh
+	// failed).
+	ReasonFirst RefreshReason = iota + 1
+	// ReasonExpired: its token reached its expiry, less the early-expiry
+	// margin.
+	ReasonExpired
+	// ReasonRejected: a server answered 401 to its token.
+	ReasonRejected
+)
+
+func (r RefreshReason) String() string {
+	switch r {
+	case ReasonFirst:
+		return "first"
+	case ReasonExpired:
+		return "expired"
+	case ReasonRejected:
+		return "rejected"
+	}
+	return "unknown"
+}
+
+// Origin says where a refreshed token came from.
+type Origin int
+
+// The origins of a token.
+const (
+	// OriginSource: the layer called its Source (the token endpoint).
+	OriginSource Origin = iota + 1
+	// OriginStore: the layer found the token in its Store, refreshed by
+	// another layer or process.
+	OriginStore
+	// OriginFallback: the Store failed and, with WithStoreFallback, the
+	// layer called its Source for a token of its own.
+	OriginFallback
+)
+
+func (o Origin) String() string {
+	switch o {
+	case OriginSource:
+		return "source"
+	case OriginStore:
+		return "store"
+	case OriginFallback:
+		return "fallback"
+	}
+	return "unknown"
 }

@@ -137,15 +137,17 @@ func checkStore(c *config, src Source) error {
 
 // shared gets the token to use next through the store: the stored token
 // when it is usable, else the one Refresh returns.
-func (c *cache) shared(ctx context.Context) (*xoauth2.Token, error) {
+func (c *cache) shared(ctx context.Context, f *flight) (*xoauth2.Token, error) {
+	f.origin = OriginStore
 	loaded, err := c.cfg.store.Load(ctx)
 	if err != nil {
-		return c.storeFailed(ctx, err)
+		return c.storeFailed(ctx, f, err)
 	}
 	if c.usable(loaded) {
 		return loaded, nil
 	}
 	tok, err := c.cfg.store.Refresh(ctx, loaded, func(ctx context.Context, current *xoauth2.Token) (*xoauth2.Token, error) {
+		f.origin = OriginSource
 		tok, err := c.fetch(ctx, current)
 		if err != nil {
 			return nil, &fetchError{err}
@@ -157,9 +159,9 @@ func (c *cache) shared(ctx context.Context) (*xoauth2.Token, error) {
 	case errors.As(err, &fe):
 		return nil, fe.err
 	case err != nil:
-		return c.storeFailed(ctx, err)
+		return c.storeFailed(ctx, f, err)
 	case !wellFormed(tok):
-		return c.storeFailed(ctx, errors.New("its Refresh returned no usable access token"))
+		return c.storeFailed(ctx, f, errors.New("its Refresh returned no usable access token"))
 	}
 	return tok, nil
 }
@@ -167,10 +169,11 @@ func (c *cache) shared(ctx context.Context) (*xoauth2.Token, error) {
 // storeFailed handles err from the store: it is returned, or, with
 // WithStoreFallback, the source is called here instead. A refresh that ran
 // out of time does not fall back: the source would have none either.
-func (c *cache) storeFailed(ctx context.Context, err error) (*xoauth2.Token, error) {
+func (c *cache) storeFailed(ctx context.Context, f *flight, err error) (*xoauth2.Token, error) {
 	if !c.cfg.fallback || ctx.Err() != nil {
 		return nil, fmt.Errorf("%w: %w: %w", ErrTokenFetch, ErrStore, err)
 	}
+	f.origin = OriginFallback
 	return c.fetch(ctx, nil)
 }
 
