@@ -426,6 +426,61 @@ func TestCacheInvalidation(t *testing.T) {
 	}
 }
 
+// PUT, DELETE, PATCH and unknown methods invalidate too when they succeed;
+// a Location on another origin is left alone (§4.4).
+func TestCacheInvalidationMethods(t *testing.T) {
+	t.Parallel()
+	other := newOrigin(t)
+	other.handle("/x", reply(200, "other", "Cache-Control: max-age=60"))
+	for _, method := range []string{http.MethodPut, http.MethodDelete, http.MethodPatch, "PURGE"} {
+		t.Run(method, func(t *testing.T) {
+			t.Parallel()
+			o := newOrigin(t)
+			o.handle("/r", func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodGet {
+					reply(200, "r", "Cache-Control: max-age=60")(w, r)
+					return
+				}
+				reply(200, "done", "Location: "+other.URL+"/x")(w, r)
+			})
+			s := cachedSession(t)
+			get(t, s, o.URL+"/r")
+			get(t, s, other.URL+"/x")
+			if _, err := s.Do(t.Context(), method, o.URL+"/r"); err != nil {
+				t.Fatal(err)
+			}
+			if resp, _ := get(t, s, o.URL+"/r"); resp.Cache != courier.CacheMiss {
+				t.Errorf("after %s: %v, want a miss", method, resp.Cache)
+			}
+			if resp, _ := get(t, s, other.URL+"/x"); resp.Cache != courier.CacheHit {
+				t.Errorf("another origin's Location after %s: %v, want it left alone", method, resp.Cache)
+			}
+		})
+	}
+}
+
+// Age is §4.2.3's: the Age header, the time the response took, and the
+// time since; a response whose Age already exceeds its max-age is stale.
+func TestCacheAge(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t)
+	o.handle("/aged", reply(200, "a", "Cache-Control: max-age=100", "Age: 40"))
+	o.handle("/old", reply(200, "o", "Cache-Control: max-age=100", "Age: 150"))
+	o.handle("/dated", reply(200, "d", "Cache-Control: max-age=100", "Date: "+time.Now().Add(-60*time.Second).UTC().Format(http.TimeFormat)))
+	s := cachedSession(t)
+	for _, tc := range []struct {
+		path string
+		want courier.CacheStatus
+		min  time.Duration
+	}{{"/aged", courier.CacheHit, 40 * time.Second}, {"/old", courier.CacheMiss, 0}, {"/dated", courier.CacheHit, 59 * time.Second}} {
+		get(t, s, o.URL+tc.path)
+		resp, _ := get(t, s, o.URL+tc.path)
+		if resp.Cache != tc.want || resp.Age < tc.min || resp.Age > tc.min+30*time.Second {
+			t.Errorf("%s: %v, age %v; want %v, age from %v", tc.path, resp.Cache, resp.Age, tc.want, tc.min)
+		}
+	}
+}
+
 // What is not stored: Range requests pass by, a 206 is not stored, nor a
 // body over MaxEntryBytes; Set-Cookie is not replayed.
 func TestCacheNotStored(t *testing.T) {

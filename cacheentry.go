@@ -173,7 +173,8 @@ func formatSeconds(d time.Duration) string {
 // storedHeader is the header a response is stored with: without the
 // hop-by-hop fields (and those Connection names), and without Set-Cookie,
 // which the jar took when the response came and which must not be set
-// again by a copy.
+// again by a copy. Its Age stays: it is the age the response came with
+// (§4.2.3), and a copy served gets its own.
 func storedHeader(h http.Header) http.Header {
 	out := h.Clone()
 	for _, line := range h.Values("Connection") {
@@ -182,7 +183,7 @@ func storedHeader(h http.Header) http.Header {
 		}
 	}
 	for _, k := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
-		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Set-Cookie", "Age"} {
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Set-Cookie"} {
 		out.Del(k)
 	}
 	return out
