@@ -185,11 +185,13 @@ func runWorker(cfg workerConfig, s *courier.Session, p *redisstore.Pacer) worker
 				case err == nil || errors.As(err, &se):
 					res.Sent++
 					refused = false
-				case errors.Is(err, courier.ErrRateLimited):
-					res.RateLimited++
 				case errors.Is(err, redisstore.ErrUnavailable):
+					// Before ErrRateLimited: a pacer's error is of that
+					// kind too, wrapping this one.
 					res.Unavailable++
 					res.MaxUnavailable = max(res.MaxUnavailable, took)
+				case errors.Is(err, courier.ErrRateLimited):
+					res.RateLimited++
 				case errors.Is(err, courier.ErrTimeout):
 					res.TimedOut++
 				default:
