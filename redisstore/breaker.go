@@ -1,0 +1,377 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/courierhttp/courier"
+	"github.com/redis/go-redis/v9"
+)
+
+// Breakers is a [courier.BreakerStore] that keeps circuit breakers in
+// Redis: every process that uses the same Redis (and [Prefix]) shares one
+// breaker per upstream, so that failures any of them sees count for all,
+// and a breaker one of them opens is open for all. Give it to sessions in
+// [courier.BreakerPolicy].Store.
+//
+// A Breakers is safe for concurrent use. It starts no goroutine and holds
+// no resource: the Redis client stays the caller's, to close after the
+// sessions that use it.
+type Breakers struct {
+	client     redis.UniversalClient
+	prefix     string
+	upstream   func(host string) string
+	timeout    time.Duration
+	failClosed bool
+	out        *redisOutage
+	// policy is the last policy encoded: a session passes the same one
+	// on every call.
+	policy atomic.Pointer[breakerPolicy]
+
+	allowed, probes, refused atomic.Int64
+	opened, closed           atomic.Int64
+	fallbacks                atomic.Int64
+}
+
+var _ courier.BreakerStore = (*Breakers)(nil)
+
+// NewBreakers returns a Breakers that keeps its state in Redis through
+// client. Its options are [Prefix], [Timeout], [Logger], [Upstream] (to
+// make hosts share a breaker) and [FailClosed].
+//
+// The client must honour context deadlines, so that [Timeout] bounds
+// Redis calls: NewBreakers refuses a *redis.Client, *redis.ClusterClient
+// or *redis.Ring whose options leave ContextTimeoutEnabled false.
+//
+// The error, for an argument or option that is not valid, is a
+// *[ConfigError] that names it. NewBreakers does not call Redis.
+func NewBreakers(client redis.UniversalClient, opts ...Option) (*Breakers, error) {
+	if err := checkClient(client); err != nil {
+		return nil, err
+	}
+	o := defaults()
+	failClosed := false
+	for i, opt := range opts {
+		switch opt := opt.(type) {
+		case nil:
+			return nil, &ConfigError{"Option", fmt.Errorf("nil Option at %d", i)}
+		case failClosedOption:
+			failClosed = bool(opt)
+		case failOpenOption:
+			return nil, &ConfigError{"FailOpen", errors.New("is an option of NewPacer: Breakers let attempts through while Redis is unavailable unless FailClosed(true)")}
+		default:
+			if err := opt.apply(&o); err != nil {
+				return nil, err
+			}
+		}
+	}
+	words := "letting attempts through"
+	if failClosed {
+		words = "refusing attempts"
+	}
+	return &Breakers{
+		client:     client,
+		prefix:     o.prefix,
+		upstream:   o.upstream,
+		timeout:    o.timeout,
+		failClosed: failClosed,
+		out: newRedisOutage(o.logger, "redisstore: Redis unavailable, breakers "+words,
+			"redisstore: Redis is back, breakers shared again"),
+	}, nil
+}
+
+// FailClosed says what [Breakers.Allow] answers while Redis is
+// unavailable. With FailClosed(false), the default, it lets every attempt
+// through, as if the breaker were closed: a breaker that failed closed
+// would turn a Redis outage into an outage of every upstream. With
+// FailClosed(true) it refuses them with an error that matches
+// [ErrUnavailable], and the session fails the request unsent with
+// [courier.ErrCircuitOpen]. It is an option of [NewBreakers] only.
+func FailClosed(enable bool) Option { return failClosedOption(enable) }
+
+type failClosedOption bool
+
+func (f failClosedOption) apply(*options) error {
+	return &ConfigError{"FailClosed", errors.New("is an option of NewBreakers only")}
+}
+
+func (f failClosedOption) String() string { return fmt.Sprintf("FailClosed(%t)", bool(f)) }
+
+// The defaults of courier.BreakerPolicy, for a policy that does not come
+// from a session (a session fills them in).
+const (
+	defaultConsecutiveFailures = 5
+	defaultFailureRatio        = 0.5
+	defaultMinAttempts         = 20
+	defaultWindow              = 10 * time.Second
+	defaultOpenFor             = 30 * time.Second
+)
+
+// breakerIdle is how long a breaker's hash outlives its last write
+// beyond OpenFor and Window: an upstream no process sent to for that long
+// starts again closed, with nothing counted.
+const breakerIdle = time.Minute
+
+// breakerPolicyKey is what the scripts read of a BreakerPolicy.
+type breakerPolicyKey struct {
+	consecutive, minAttempts, probes int
+	ratio                            float64
+	window, openFor                  time.Duration
+}
+
+// breakerPolicy is a BreakerPolicy as the scripts read it.
+type breakerPolicy struct {
+	key                             breakerPolicyKey
+	consecutive, ratio, minAttempts any
+	window, openFor, probes         any
+	openForD                        time.Duration
+	ttl                             any // of the breaker's hash, in ms
+}
+
+// policyOf returns p as the scripts read it: the last policy's encoding
+// when p reads the same, as a session's calls all do.
+func (b *Breakers) policyOf(p courier.BreakerPolicy) (*breakerPolicy, error) {
+	k := breakerPolicyKey{p.ConsecutiveFailures, p.MinAttempts, p.Probes, p.FailureRatio, p.Window, p.OpenFor}
+	if last := b.policy.Load(); last != nil && last.key == k {
+		return last, nil
+	}
+	pol, err := encodeBreakerPolicy(k)
+	if err != nil {
+		return nil, err
+	}
+	b.policy.Store(pol)
+	return pol, nil
+}
+
+// encodeBreakerPolicy checks k and fills in its zero fields with their
+// defaults.
+func encodeBreakerPolicy(k breakerPolicyKey) (*breakerPolicy, error) {
+	bad := func(field string, err error) (*breakerPolicy, error) {
+		return nil, &ConfigError{"BreakerPolicy." + field, err}
+	}
+	switch {
+	case k.consecutive < 0:
+		return bad("ConsecutiveFailures", fmt.Errorf("must not be negative, got %d", k.consecutive))
+	case math.IsNaN(k.ratio) || k.ratio < 0 || k.ratio > 1:
+		return bad("FailureRatio", fmt.Errorf("must be within [0, 1], got %v", k.ratio))
+	case k.minAttempts < 0:
+		return bad("MinAttempts", fmt.Errorf("must not be negative, got %d", k.minAttempts))
+	case k.window < 0:
+		return bad("Window", fmt.Errorf("negative duration %v", k.window))
+	case k.openFor < 0:
+		return bad("OpenFor", fmt.Errorf("negative duration %v", k.openFor))
+	case k.probes < 0:
+		return bad("Probes", fmt.Errorf("must not be negative, got %d", k.probes))
+	}
+	ratio, window, openFor := orDefault(k.ratio, defaultFailureRatio), orDefault(k.window, defaultWindow), orDefault(k.openFor, defaultOpenFor)
+	return &breakerPolicy{
+		key:         k,
+		consecutive: strconv.Itoa(orDefault(k.consecutive, defaultConsecutiveFailures)),
+		ratio:       strconv.FormatFloat(ratio, 'g', -1, 64),
+		minAttempts: strconv.Itoa(orDefault(k.minAttempts, defaultMinAttempts)),
+		window:      strconv.FormatInt(max(window.Microseconds(), 1), 10),
+		openFor:     strconv.FormatInt(openFor.Microseconds(), 10),
+		probes:      strconv.Itoa(orDefault(k.probes, 1)),
+		openForD:    openFor,
+		ttl:         strconv.FormatInt((openFor + window + breakerIdle).Milliseconds(), 10),
+	}, nil
+}
+
+// orDefault returns v, or def when v is zero.
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Allow says whether an attempt to upstream may go, and whether it is a
+// half-open breaker's probe, as [courier.BreakerStore] says, in one Redis
+// round trip bounded by [Timeout] and ctx. A zero field of p means its
+// default, as in a session; a field that is not valid is an error, a
+// *[ConfigError].
+//
+// A probe holds one of the Probes slots of the half-open breaker until
+// its outcome is recorded, or its lease ends: OpenFor, or, when ctx has a
+// deadline that comes sooner, that deadline and twice the Timeout. A
+// probe that is never recorded (its process died, Redis failed) thus
+// frees its slot by itself, and another attempt probes.
+//
+// When ctx ends first, Allow returns ctx's error. While Redis is
+// unavailable, Allow lets the attempt through (ok, no probe, nil error),
+// or, with [FailClosed](true), returns an error that matches
+// [ErrUnavailable] with the Redis error in its chain.
+func (b *Breakers) Allow(ctx context.Context, upstream string, p courier.BreakerPolicy) (ok, probe bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return false, false, err
+	}
+	pol, err := b.policyOf(p)
+	if err != nil {
+		return false, false, err
+	}
+	lease := pol.openForD
+	if deadline, ok := ctx.Deadline(); ok {
+		lease = min(lease, time.Until(deadline)+2*b.timeout)
+	}
+	key := b.key(upstream)
+	ask, probing := b.out.ask()
+	var cause error
+	if ask {
+		ok, probe, err := b.allow(ctx, key, pol, max(lease, time.Millisecond))
+		if err == nil {
+			if probing {
+				b.out.recovered(ctx)
+			}
+			switch {
+			case !ok:
+				b.refused.Add(1)
+			case probe:
+				b.allowed.Add(1)
+				b.probes.Add(1)
+			default:
+				b.allowed.Add(1)
+			}
+			return ok, probe, nil
+		}
+		if ctx.Err() != nil {
+			return false, false, ctx.Err()
+		}
+		b.out.failed(ctx, err)
+		cause = err
+	}
+	b.fallbacks.Add(1)
+	if b.failClosed {
+		return false, false, b.out.unavailable(cause)
+	}
+	b.allowed.Add(1)
+	return true, false, nil
+}
+
+func (b *Breakers) allow(ctx context.Context, key string, pol *breakerPolicy, lease time.Duration) (ok, probe bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	res, err := breakerAllowScript.Run(ctx, b.client, []string{key},
+		pol.openFor, pol.probes, max(lease.Microseconds(), 1), pol.ttl).Int64Slice()
+	if err != nil {
+		return false, false, err
+	}
+	if len(res) != 2 {
+		return false, false, fmt.Errorf("redisstore: breaker allow script replied %v", res)
+	}
+	return res[0] == 1, res[1] == 1, nil
+}
+
+// Record adds the outcome of an attempt to upstream that Allow let
+// through (probe as Allow said) and returns the breaker's state after
+// it, as [courier.BreakerStore] says, in one Redis round trip bounded by
+// [Timeout].
+//
+// Record records the outcome even when ctx has ended, within Timeout: an
+// attempt that timed out is a failure the breaker must count, and a
+// probe's outcome frees its slot. While Redis is unavailable, Record
+// returns an error that matches [ErrUnavailable] (the outcome is lost;
+// the session logs the error). A zero field of p means its default; a
+// field that is not valid is a *[ConfigError].
+func (b *Breakers) Record(ctx context.Context, upstream string, p courier.BreakerPolicy, failed, probe bool) (courier.BreakerState, error) {
+	pol, err := b.policyOf(p)
+	if err != nil {
+		return courier.BreakerClosed, err
+	}
+	key := b.key(upstream)
+	ask, probing := b.out.ask()
+	if !ask {
+		b.fallbacks.Add(1)
+		return courier.BreakerClosed, b.out.unavailable(nil)
+	}
+	ctx = context.WithoutCancel(ctx)
+	state, change, err := b.record(ctx, key, pol, failed, probe)
+	if err != nil {
+		b.out.failed(ctx, err)
+		b.fallbacks.Add(1)
+		return courier.BreakerClosed, b.out.unavailable(err)
+	}
+	if probing {
+		b.out.recovered(ctx)
+	}
+	switch change {
+	case 1:
+		b.opened.Add(1)
+	case 2:
+		b.closed.Add(1)
+	}
+	return state, nil
+}
+
+func (b *Breakers) record(ctx context.Context, key string, pol *breakerPolicy, failed, probe bool) (state courier.BreakerState, change int64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	res, err := breakerRecordScript.Run(ctx, b.client, []string{key},
+		scriptFlag(failed), scriptFlag(probe), pol.consecutive, pol.ratio, pol.minAttempts,
+		pol.window, pol.openFor, pol.probes, pol.ttl).Int64Slice()
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(res) != 2 || res[0] < 0 || res[0] > 2 {
+		return 0, 0, fmt.Errorf("redisstore: breaker record script replied %v", res)
+	}
+	return courier.BreakerState(res[0]), res[1], nil
+}
+
+func scriptFlag(b bool) any {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// key returns the key of the breaker that requests to host go through:
+// the breaker's name (host, or what [Upstream] maps it to) is the hash
+// tag.
+func (b *Breakers) key(host string) string {
+	name := host
+	if b.upstream != nil {
+		if n := b.upstream(host); n != "" {
+			name = n
+		}
+	}
+	return b.prefix + "breaker:{" + name + "}"
+}
+
+// BreakerStats are a [Breakers]' counters since [NewBreakers]; see
+// [Breakers.Stats].
+type BreakerStats struct {
+	// Allowed counts the attempts Allow let through, Redis answering or
+	// not; Probes those among them that were a half-open breaker's
+	// probes. Refused counts the attempts Allow refused because their
+	// breaker was open, or half-open with its probes all in flight.
+	Allowed, Probes, Refused int64
+	// Opened counts the outcomes that opened a breaker (or opened it
+	// again, a probe failing), Closed those that closed one.
+	Opened, Closed int64
+	// Fallbacks counts the Allow and Record calls answered without Redis
+	// because it was unavailable: let through, refused with
+	// ErrUnavailable, or not recorded.
+	Fallbacks int64
+	// RedisErrors counts the Redis calls that failed (an Allow whose
+	// context ended is not counted).
+	RedisErrors int64
+}
+
+// Stats returns a snapshot of the counters.
+func (b *Breakers) Stats() BreakerStats {
+	return BreakerStats{
+		Allowed:     b.allowed.Load(),
+		Probes:      b.probes.Load(),
+		Refused:     b.refused.Load(),
+		Opened:      b.opened.Load(),
+		Closed:      b.closed.Load(),
+		Fallbacks:   b.fallbacks.Load(),
+		RedisErrors: b.out.redisErrors.Load(),
+	}
+}
