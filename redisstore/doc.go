@@ -110,4 +110,167 @@
 //
 // [Pacer.Stats] counts the turns, waits, pauses, fallbacks and Redis
 // errors, for metrics.
+//
+// # Circuit breakers
+//
+// [Breakers] is a [courier.BreakerStore]: with it, every process that
+// sends to an upstream shares one circuit breaker for it, so that
+// failures any process sees count for all, and a breaker one opens is
+// open for all. Make one per process with [NewBreakers] and put it in
+// the sessions' breaker policy:
+//
+//	breakers, err := redisstore.NewBreakers(rdb)
+//	...
+//	s, err := courier.New(courier.WithBreaker(courier.BreakerPolicy{ConsecutiveFailures: 5, Store: breakers}))
+//
+// Before each attempt, the session asks [Breakers.Allow]; after it,
+// [Breakers.Record] adds its outcome. Each is one Redis round trip, a
+// Lua script that applies the policy the session passes (its defaults
+// filled in) to the state in Redis, atomically, on Redis's clock, as a
+// session's own breaker does: it opens after ConsecutiveFailures
+// failures in a row, or when a failure makes FailureRatio of the
+// attempts in the last Window fail, once there were MinAttempts of them;
+// it refuses attempts for OpenFor; then, half-open, it lets Probes
+// attempts through, fleet-wide, closes when they all succeed and opens
+// again when one fails. Outcomes recorded while it is open, and those of
+// attempts that were no probe while it is half-open, are stragglers and
+// change nothing. The processes that share an upstream should give it
+// the same policy: each call applies its own.
+//
+// An upstream's breaker is one hash,
+//
+//	<prefix>breaker:{<upstream>}
+//
+// whose upstream is the hash tag, as with the Pacer's keys, and which
+// [Upstream] can make several hosts share. It holds the state, when the
+// breaker opened, the failures in a row, and the window as ten buckets of
+// Window/10, each with its attempts and failures: buckets that leave the
+// window are dropped as the window moves. A closed breaker with nothing
+// counted has no key: opening starts a new hash, closing deletes it.
+//
+// A probe takes a lease in the hash, and holds one of the Probes slots
+// until its outcome is recorded or its lease ends: OpenFor, or sooner
+// when the request has a deadline (the deadline and twice the
+// [Timeout]). A probe whose process dies, or whose outcome Redis never
+// gets, thus frees its slot, and another attempt probes: a lost probe
+// cannot hold a breaker half-open for ever. Record records an outcome
+// even when the request's context has ended (within the Timeout): the
+// failure of an attempt that timed out counts, and frees its probe's
+// slot.
+//
+// Each write sets the hash's TTL to OpenFor + Window + one minute: a
+// breaker that no process has written to for that long is gone, closed
+// with nothing counted. A session's own breaker would remember a run of
+// failures however long ago it began.
+//
+// While Redis is unavailable (as for a Pacer, a failed or slow call,
+// then one call a second asks again), Allow lets attempts through by
+// default: a breaker that failed closed would turn an outage of Redis
+// into an outage of every upstream, and each session's retry budget
+// still bounds what a failing upstream costs. With [FailClosed](true),
+// Allow refuses them with an error that matches [ErrUnavailable], and
+// the session fails the request unsent, with [courier.ErrCircuitOpen].
+// Record returns an error that matches ErrUnavailable (the outcome is
+// lost), which the session logs. [Logger] logs the outage once.
+//
+// Probes are not told apart: a probe's outcome counts for the half-open
+// spell in which it is recorded, and frees the lease that ends first. A
+// probe that outlives its lease (a request with no deadline, slower than
+// OpenFor) may thus count for a later spell. [Breakers.Stats] counts the
+// attempts allowed and refused, the probes, the breakers opened and
+// closed, the fallbacks and the Redis errors.
+//
+// # HTTP cache
+//
+// [Cache] is a [courier.CacheStore]: the sessions of every process that
+// shares it share the responses they cache, each identity's apart (see
+// [courier.Cache].Identity). Make one per process with [NewCache]:
+//
+//	cache, err := redisstore.NewCache(rdb)
+//	...
+//	s, err := courier.New(courier.WithCache(courier.Cache{Store: cache}))
+//
+// A value is stored under <prefix>cache:<key>, with SET and the TTL the
+// session gives (how long the entry can be of use; [DefaultCacheTTL]
+// when it gives none), read with GET, and deleted with DEL when an
+// unsafe method to its URL succeeds. The session's keys are hashes: no
+// URL or credential is written in a key, but values hold the responses,
+// headers and bodies, in clear; keep such a Redis as private as the
+// responses. A value larger than [MaxValueBytes] (8 MiB by default) is
+// not stored, and what its key held is deleted. Every key has a TTL, so
+// a Redis with maxmemory-policy volatile-lru or allkeys-lru evicts the
+// least used responses when it is full.
+//
+// Each call is bounded by [Timeout]. While Redis is unavailable, calls
+// fail at once with an error that matches [ErrUnavailable], and Redis is
+// asked again once a second: a dead Redis costs the fleet misses, not
+// latency, and a session counts the errors in Stats.Cache.StoreErrors.
+// An invalidation lost meanwhile leaves the entry in Redis until its
+// TTL; processes may serve it while it is fresh. [Cache.Stats] counts
+// hits, misses, writes, values too large, fallbacks and Redis errors.
+//
+// # Shared OAuth 2.0 tokens
+//
+// A [TokenStore] is an oauth2.Store (package
+// github.com/courierhttp/courier/auth/oauth2): the oauth2 layers of every
+// process given a TokenStore for the same name share one token, refresh
+// it once per expiry for the whole fleet, and redeem a rotating refresh
+// token once. Make one per process with [NewTokenStore], seed it once
+// with [TokenStore.Save], and give it to the layers with
+// oauth2.WithStore. A token has three keys, hash-tagged by its name so
+// that they share a slot:
+//
+//	<prefix>token:{<name>}        the token
+//	<prefix>token-lease:{<name>}  the lease: its owner's random ID
+//	<prefix>token-fence:{<name>}  the fence: the fencing number, and the owner of the last lease
+//
+// Refresh takes the lease in one script (SET NX PX with a random owner
+// ID per call), which also increments the fencing number, names the
+// owner in the fence, and reads the stored token: the read is under the
+// lease. A caller that finds the lease held asks again after 5ms, then
+// twice as long each time up to 100ms, never past the lease's end, until
+// its context ends; it returns as soon as it sees a new token stored,
+// since a holder writes and releases in one step. Under the lease, when
+// the stored token is still the stale one, fetch runs once, with the
+// stored token, under a context that ends a quarter of the lease (at most
+// 5s) before the lease does; then one script writes the new token and
+// releases the lease, provided the fence still names this caller's lease.
+// That is the fencing: a caller whose lease expired and was taken over
+// writes nothing (the error matches [ErrLeaseLost]), while one whose lease
+// merely expired, with no one taking it, still writes, so that the
+// refresh token it redeemed is not lost. On every other path (a stored
+// token not stale, fetch failing, a panic, the context ending, Redis
+// failing) Refresh releases the lease if it still holds it, within the
+// Timeout even once its context has ended, and keeps the stored token.
+//
+// The lease lasts [DefaultLeaseTTL] (40s), longer than the oauth2 layer's
+// default refresh timeout of 30s; [LeaseTTL] sets it. It is also how long
+// the fleet waits when the process holding it dies. The token's key
+// expires [DefaultTokenTTL] (90 days) after its last write, set again on
+// each write ([TokenTTL]); never with the access token, since the
+// refresh token outlives it. The fence expires with the token.
+//
+// # Encrypting tokens
+//
+// Without [EncryptionKey], a TokenStore stores the token IN PLAINTEXT,
+// refresh token included: whoever can read the Redis, a replica of it, or
+// a backup, can call the API as the client for as long as the refresh
+// token lasts. Give every process an EncryptionKey (32 random bytes, kept
+// in a secret manager) unless the Redis is trusted as much as the
+// credentials. The token is then sealed with AES-256-GCM, a random nonce
+// for each write, and bound to its key's name, so that a value copied
+// from another token's key does not open. Each value carries a key ID, a
+// byte derived from the key, so that keys can rotate: [DecryptionKeys]
+// names the keys that still decrypt. A store with a key refuses a
+// plaintext token, and one without refuses an encrypted token, both with
+// an error that matches [ErrTokenUnreadable] and says which; Save
+// replaces such a token.
+//
+// Every Redis call of a TokenStore is bounded by its context and by
+// [Timeout], and a failed one returns an error that matches
+// [ErrUnavailable] (the context's error when the context ended). A write
+// that times out may still land when Redis answers again; it is fenced as
+// above. The errors and the log records (a lease that could not be
+// released, logged at Warn through [Logger]) name the token and carry the
+// Redis error, never a token or a key.
 package redisstore
