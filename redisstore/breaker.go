@@ -35,7 +35,6 @@ type Breakers struct {
 
 	allowed, probes, refused atomic.Int64
 	opened, closed           atomic.Int64
-	fallbacks                atomic.Int64
 }
 
 var _ courier.BreakerStore = (*Breakers)(nil)
@@ -54,24 +53,12 @@ func NewBreakers(client redis.UniversalClient, opts ...Option) (*Breakers, error
 	if err := checkClient(client); err != nil {
 		return nil, err
 	}
-	o := defaults()
-	failClosed := false
-	for i, opt := range opts {
-		switch opt := opt.(type) {
-		case nil:
-			return nil, &ConfigError{"Option", fmt.Errorf("nil Option at %d", i)}
-		case failClosedOption:
-			failClosed = bool(opt)
-		case failOpenOption:
-			return nil, &ConfigError{"FailOpen", errors.New("is an option of NewPacer: Breakers let attempts through while Redis is unavailable unless FailClosed(true)")}
-		default:
-			if err := opt.apply(&o); err != nil {
-				return nil, err
-			}
-		}
+	o, err := newOptions(forBreakers, opts)
+	if err != nil {
+		return nil, err
 	}
 	words := "letting attempts through"
-	if failClosed {
+	if o.failClosed {
 		words = "refusing attempts"
 	}
 	return &Breakers{
@@ -79,28 +66,11 @@ func NewBreakers(client redis.UniversalClient, opts ...Option) (*Breakers, error
 		prefix:     o.prefix,
 		upstream:   o.upstream,
 		timeout:    o.timeout,
-		failClosed: failClosed,
+		failClosed: o.failClosed,
 		out: newRedisOutage(o.logger, "redisstore: Redis unavailable, breakers "+words,
 			"redisstore: Redis is back, breakers shared again"),
 	}, nil
 }
-
-// FailClosed says what [Breakers.Allow] answers while Redis is
-// unavailable. With FailClosed(false), the default, it lets every attempt
-// through, as if the breaker were closed: a breaker that failed closed
-// would turn a Redis outage into an outage of every upstream. With
-// FailClosed(true) it refuses them with an error that matches
-// [ErrUnavailable], and the session fails the request unsent with
-// [courier.ErrCircuitOpen]. It is an option of [NewBreakers] only.
-func FailClosed(enable bool) Option { return failClosedOption(enable) }
-
-type failClosedOption bool
-
-func (f failClosedOption) apply(*options) error {
-	return &ConfigError{"FailClosed", errors.New("is an option of NewBreakers only")}
-}
-
-func (f failClosedOption) String() string { return fmt.Sprintf("FailClosed(%t)", bool(f)) }
 
 // The defaults of courier.BreakerPolicy, for a policy that does not come
 // from a session (a session fills them in).
@@ -220,34 +190,25 @@ func (b *Breakers) Allow(ctx context.Context, upstream string, p courier.Breaker
 		lease = min(lease, time.Until(deadline)+2*b.timeout)
 	}
 	key := b.key(upstream)
-	ask, probing := b.out.ask()
-	var cause error
-	if ask {
-		ok, probe, err := b.allow(ctx, key, pol, max(lease, time.Millisecond))
-		if err == nil {
-			if probing {
-				b.out.recovered(ctx)
-			}
-			switch {
-			case !ok:
-				b.refused.Add(1)
-			case probe:
-				b.allowed.Add(1)
-				b.probes.Add(1)
-			default:
-				b.allowed.Add(1)
-			}
-			return ok, probe, nil
+	err = b.out.do(ctx, func() (err error) {
+		ok, probe, err = b.allow(ctx, key, pol, max(lease, time.Millisecond))
+		return err
+	})
+	switch {
+	case err == nil:
+		switch {
+		case !ok:
+			b.refused.Add(1)
+		case probe:
+			b.allowed.Add(1)
+			b.probes.Add(1)
+		default:
+			b.allowed.Add(1)
 		}
-		if ctx.Err() != nil {
-			return false, false, ctx.Err()
-		}
-		b.out.failed(ctx, err)
-		cause = err
-	}
-	b.fallbacks.Add(1)
-	if b.failClosed {
-		return false, false, b.out.unavailable(cause)
+		return ok, probe, nil
+	case b.failClosed || !errors.Is(err, ErrUnavailable):
+		// Failing closed, or ctx's error.
+		return false, false, err
 	}
 	b.allowed.Add(1)
 	return true, false, nil
@@ -284,20 +245,18 @@ func (b *Breakers) Record(ctx context.Context, upstream string, p courier.Breake
 		return courier.BreakerClosed, err
 	}
 	key := b.key(upstream)
-	ask, probing := b.out.ask()
-	if !ask {
-		b.fallbacks.Add(1)
-		return courier.BreakerClosed, b.out.unavailable(nil)
-	}
+	// The outcome is recorded even once ctx has ended.
 	ctx = context.WithoutCancel(ctx)
-	state, change, err := b.record(ctx, key, pol, failed, probe)
+	var (
+		state  courier.BreakerState
+		change int64
+	)
+	err = b.out.do(ctx, func() (err error) {
+		state, change, err = b.record(ctx, key, pol, failed, probe)
+		return err
+	})
 	if err != nil {
-		b.out.failed(ctx, err)
-		b.fallbacks.Add(1)
-		return courier.BreakerClosed, b.out.unavailable(err)
-	}
-	if probing {
-		b.out.recovered(ctx)
+		return courier.BreakerClosed, err
 	}
 	switch change {
 	case 1:
@@ -334,13 +293,7 @@ func scriptFlag(b bool) any {
 // the breaker's name (host, or what [Upstream] maps it to) is the hash
 // tag.
 func (b *Breakers) key(host string) string {
-	name := host
-	if b.upstream != nil {
-		if n := b.upstream(host); n != "" {
-			name = n
-		}
-	}
-	return b.prefix + "breaker:{" + name + "}"
+	return b.prefix + "breaker:{" + upstreamName(b.upstream, host) + "}"
 }
 
 // BreakerStats are a [Breakers]' counters since [NewBreakers]; see
@@ -371,7 +324,7 @@ func (b *Breakers) Stats() BreakerStats {
 		Refused:     b.refused.Load(),
 		Opened:      b.opened.Load(),
 		Closed:      b.closed.Load(),
-		Fallbacks:   b.fallbacks.Load(),
+		Fallbacks:   b.out.fallbacks.Load(),
 		RedisErrors: b.out.redisErrors.Load(),
 	}
 }

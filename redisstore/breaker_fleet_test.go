@@ -1,28 +1,22 @@
 package redisstore_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/redisstore"
-	"github.com/redis/go-redis/v9"
 )
 
-// The breaker fleet test runs the test binary again as worker processes,
-// each with its own session, Breakers and Redis client, sending to one
-// upstream in the test's process. A worker sends Failures requests when
-// told "go" on its standard input and says "breaker:sent"; then, told
-// "check", it sends Checks more and writes what it saw as JSON.
+// The breaker fleet test's workers (see fleetharness_test.go) each have
+// their own session, Breakers and Redis client, sending to one upstream
+// in the test's process. A worker sends Failures requests after "go" and
+// says it is ready again; then, after "check", it sends Checks more and
+// writes what it saw.
 
 // breakerWorkerEnv holds a breaker worker's configuration;
 // TestHelperBreakerWorker is a worker only when it is set.
@@ -54,15 +48,12 @@ type breakerWorkerResult struct {
 // TestHelperBreakerWorker is a breaker fleet worker when breakerWorkerEnv
 // is set, and does nothing otherwise.
 func TestHelperBreakerWorker(t *testing.T) {
-	raw := os.Getenv(breakerWorkerEnv)
-	if raw == "" {
+	var cfg breakerWorkerConfig
+	w, ok := startWorkerIO(t, breakerWorkerEnv, &cfg)
+	if !ok {
 		return
 	}
-	var cfg breakerWorkerConfig
-	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(&redis.Options{Addr: cfg.Redis, ContextTimeoutEnabled: true})
+	c := workerRedis(t, cfg.Redis, 1)
 	defer c.Close()
 	// A timeout long enough that a machine busy starting six processes
 	// does not make Redis look unavailable: Redis trouble is not the
@@ -78,17 +69,10 @@ func TestHelperBreakerWorker(t *testing.T) {
 	}
 	defer s.Close(context.Background())
 	ctx := context.Background()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
 	host := strings.TrimPrefix(cfg.URL, "http://")
-	in := bufio.NewReader(os.Stdin)
 	res := breakerWorkerResult{ID: cfg.ID}
 	for phase, n := range []int{cfg.Failures, cfg.Checks} {
-		fmt.Println("breaker:ready")
-		if _, err := in.ReadString('\n'); err != nil {
-			t.Fatal(err)
-		}
+		w.ready(t)
 		for range n {
 			_, err := s.Get(ctx, cfg.URL)
 			var se *courier.StatusError
@@ -110,77 +94,7 @@ func TestHelperBreakerWorker(t *testing.T) {
 	}
 	res.StateAtCheck = s.Stats().Breakers[host]
 	res.Stats = b.Stats()
-	out, _ := json.Marshal(res)
-	fmt.Printf("breaker:result %s\n", out)
-}
-
-// breakerWorker is a running worker process.
-type breakerWorker struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stderr *syncBuffer
-	ready  chan struct{} // a value for each "breaker:ready"
-	result chan breakerWorkerResult
-	done   chan struct{} // stdout read to its end
-}
-
-func startBreakerWorker(t *testing.T, cfg breakerWorkerConfig) *breakerWorker {
-	t.Helper()
-	raw, err := json.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperBreakerWorker$", "-test.count=1")
-	cmd.Env = append(os.Environ(), breakerWorkerEnv+"="+string(raw))
-	w := &breakerWorker{cmd: cmd, stderr: &syncBuffer{}, ready: make(chan struct{}, 2),
-		result: make(chan breakerWorkerResult, 1), done: make(chan struct{})}
-	cmd.Stderr = w.stderr
-	if w.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-w.done
-		cmd.Wait()
-	})
-	go func() {
-		defer close(w.done)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case line == "breaker:ready":
-				w.ready <- struct{}{}
-			case strings.HasPrefix(line, "breaker:result "):
-				var res breakerWorkerResult
-				if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "breaker:result ")), &res); err == nil {
-					w.result <- res
-				}
-			default:
-				w.stderr.Write([]byte(line + "\n"))
-			}
-		}
-	}()
-	return w
-}
-
-// await waits for the worker's next "breaker:ready".
-func (w *breakerWorker) await(t *testing.T, id int) {
-	t.Helper()
-	select {
-	case <-w.ready:
-	case <-w.done:
-		t.Fatalf("worker %d exited:\n%s", id, w.stderr)
-	case <-time.After(time.Minute):
-		t.Fatalf("worker %d not ready within a minute:\n%s", id, w.stderr)
-	}
+	w.report(res)
 }
 
 // Six processes each send two requests that fail: alone, none reaches
@@ -195,21 +109,16 @@ func TestFleetSharesBreaker(t *testing.T) {
 	)
 	srv := startRedis(t)
 	up := newBrokenUpstream(t)
-	ws := make([]*breakerWorker, workers)
-	for i := range ws {
-		ws[i] = startBreakerWorker(t, breakerWorkerConfig{ID: i, Redis: srv.Addr(), URL: up.URL,
+	cfgs := make([]breakerWorkerConfig, workers)
+	for i := range cfgs {
+		cfgs[i] = breakerWorkerConfig{ID: i, Redis: srv.Addr(), URL: up.URL,
 			ConsecutiveFailures: consecutive, MinAttempts: 1000, OpenFor: time.Minute,
-			Failures: failures, Checks: checks})
+			Failures: failures, Checks: checks}
 	}
-	for i, w := range ws {
-		w.await(t, i)
-	}
-	for _, w := range ws {
-		io.WriteString(w.stdin, "go\n")
-	}
-	for i, w := range ws {
-		w.await(t, i)
-	}
+	ws := startFleet[breakerWorkerResult](t, "TestHelperBreakerWorker", breakerWorkerEnv, cfgs)
+	ws.await(t)
+	ws.tell("go")
+	ws.await(t)
 	if n := up.served.Load(); n != consecutive {
 		t.Errorf("the upstream got %d requests from the fleet, want %d", n, consecutive)
 	}
@@ -218,21 +127,9 @@ func TestFleetSharesBreaker(t *testing.T) {
 	if st := c.HGet(context.Background(), key, "state").Val(); st != "1" {
 		t.Errorf("HGET %s state = %q, want 1 (open)", key, st)
 	}
-	for _, w := range ws {
-		io.WriteString(w.stdin, "check\n")
-	}
+	ws.tell("check")
 	var opened int64
-	for i, w := range ws {
-		var r breakerWorkerResult
-		select {
-		case r = <-w.result:
-		case <-time.After(time.Minute):
-			t.Fatalf("worker %d gave no result:\n%s", i, w.stderr)
-		}
-		<-w.done
-		if err := w.cmd.Wait(); err != nil {
-			t.Errorf("worker %d: %v:\n%s", i, err, w.stderr)
-		}
+	for i, r := range ws.wait(t, time.Minute) {
 		t.Logf("worker %d: %+v", i, r)
 		if r.Sent != [2]int{failures, 0} || r.Refused != [2]int{0, checks} || r.Other != 0 {
 			t.Errorf("worker %d sent %v and was refused %v (first phase, then second), other %d (%s); want %d sent then %d refused",

@@ -431,8 +431,8 @@ func TestBreakerRedisDownFailsOpen(t *testing.T) {
 	if got, want := b.Stats(), (redisstore.BreakerStats{Allowed: 3, Fallbacks: 4, RedisErrors: 1}); got != want {
 		t.Errorf("Stats = %+v, want %+v", got, want)
 	}
-	if logs := buf.String(); strings.Count(logs, "level=WARN") != 1 || !strings.Contains(logs, "letting attempts through") {
-		t.Errorf("want one warning, logged:\n%s", logs)
+	if logs := checkOutageLogged(t, buf, 0); !strings.Contains(logs, "letting attempts through") {
+		t.Errorf("want the warning to say attempts go through, logged:\n%s", logs)
 	}
 }
 
@@ -502,45 +502,7 @@ func TestBreakerRecoversWhenRedisIsBack(t *testing.T) {
 	if ok, _, err := other.Allow(ctx, "api", p); ok || err != nil {
 		t.Errorf("another process's Allow = %t, %v; want refused: the breaker is shared again", ok, err)
 	}
-	if logs := buf.String(); strings.Count(logs, "level=WARN") != 1 || strings.Count(logs, "level=INFO") != 1 {
-		t.Errorf("want one warning and one notice that Redis is back, logged:\n%s", logs)
-	}
-}
-
-func TestNewBreakersErrors(t *testing.T) {
-	t.Parallel()
-	ok := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
-	t.Cleanup(func() { ok.Close() })
-	noCtx := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
-	t.Cleanup(func() { noCtx.Close() })
-	tests := []struct {
-		name   string
-		client redis.UniversalClient
-		opts   []redisstore.Option
-		field  string
-	}{
-		{"nil client", nil, nil, "client"},
-		{"client ignoring deadlines", noCtx, nil, "client"},
-		{"empty prefix", ok, []redisstore.Option{redisstore.Prefix("")}, "Prefix"},
-		{"zero timeout", ok, []redisstore.Option{redisstore.Timeout(0)}, "Timeout"},
-		{"nil upstream func", ok, []redisstore.Option{redisstore.Upstream(nil)}, "Upstream"},
-		{"FailOpen, the Pacer's", ok, []redisstore.Option{redisstore.FailOpen(3)}, "FailOpen"},
-		{"MaxValueBytes, the Cache's", ok, []redisstore.Option{redisstore.MaxValueBytes(1)}, "MaxValueBytes"},
-		{"nil option", ok, []redisstore.Option{nil}, "Option"},
-	}
-	for _, tt := range tests {
-		_, err := redisstore.NewBreakers(tt.client, tt.opts...)
-		var ce *redisstore.ConfigError
-		if !errors.As(err, &ce) || ce.Field != tt.field {
-			t.Errorf("%s: NewBreakers = %v, want a *ConfigError for %s", tt.name, err, tt.field)
-		}
-	}
-	if _, err := redisstore.NewPacer(ok, courier.RateLimit{PerSecond: 1}, redisstore.FailClosed(true)); err == nil {
-		t.Error("NewPacer(FailClosed(true)) = nil error, want a *ConfigError: FailClosed is the Breakers'")
-	}
-	if got := fmt.Sprint(redisstore.FailClosed(true)); got != "FailClosed(true)" {
-		t.Errorf("FailClosed(true) prints %q", got)
-	}
+	checkOutageLogged(t, buf, 1)
 }
 
 // brokenUpstream answers 500 until healed, and counts the requests.

@@ -3,17 +3,12 @@ package redisstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync/atomic"
 	"time"
 
 	"github.com/courierhttp/courier"
 	"github.com/redis/go-redis/v9"
 )
-
-// DefaultMaxValueBytes is the largest value a [Cache] stores, unless
-// [MaxValueBytes] gives another bound.
-const DefaultMaxValueBytes = 8 << 20
 
 // DefaultCacheTTL is how long a [Cache] keeps a value that [Cache.Set] is
 // given no TTL for.
@@ -35,7 +30,6 @@ type Cache struct {
 	out      *redisOutage
 
 	hits, misses, sets, deletes, tooLarge atomic.Int64
-	fallbacks                             atomic.Int64
 }
 
 var _ courier.CacheStore = (*Cache)(nil)
@@ -53,59 +47,19 @@ func NewCache(client redis.UniversalClient, opts ...Option) (*Cache, error) {
 	if err := checkClient(client); err != nil {
 		return nil, err
 	}
-	o := defaults()
-	maxValue := int64(DefaultMaxValueBytes)
-	for i, opt := range opts {
-		switch opt := opt.(type) {
-		case nil:
-			return nil, &ConfigError{"Option", fmt.Errorf("nil Option at %d", i)}
-		case maxValueBytesOption:
-			if err := opt.check(); err != nil {
-				return nil, err
-			}
-			maxValue = int64(opt)
-		case failOpenOption:
-			return nil, &ConfigError{"FailOpen", errors.New("is an option of NewPacer: a Cache without Redis misses")}
-		case upstreamOption:
-			return nil, &ConfigError{"Upstream", errors.New("is an option of NewPacer and NewBreakers: a Cache has no upstreams")}
-		default:
-			if err := opt.apply(&o); err != nil {
-				return nil, err
-			}
-		}
+	o, err := newOptions(forCache, opts)
+	if err != nil {
+		return nil, err
 	}
 	return &Cache{
 		client:   client,
 		prefix:   o.prefix,
 		timeout:  o.timeout,
-		maxValue: maxValue,
+		maxValue: o.maxValue,
 		out: newRedisOutage(o.logger, "redisstore: Redis unavailable, cache calls fail",
 			"redisstore: Redis is back, cache shared again"),
 	}, nil
 }
-
-// MaxValueBytes bounds the values a [Cache] stores (default
-// [DefaultMaxValueBytes]): [Cache.Set] does not store a larger one. A
-// value holds a response's headers and body, and the other variants kept
-// under its key, so keep the bound above the session's
-// [courier.Cache].MaxEntryBytes. It must be positive. It is an option of
-// [NewCache] only.
-func MaxValueBytes(n int64) Option { return maxValueBytesOption(n) }
-
-type maxValueBytesOption int64
-
-func (m maxValueBytesOption) apply(*options) error {
-	return &ConfigError{"MaxValueBytes", errors.New("is an option of NewCache only")}
-}
-
-func (m maxValueBytesOption) check() error {
-	if m <= 0 {
-		return &ConfigError{"MaxValueBytes", fmt.Errorf("must be positive, got %d", int64(m))}
-	}
-	return nil
-}
-
-func (m maxValueBytesOption) String() string { return fmt.Sprintf("MaxValueBytes(%d)", int64(m)) }
 
 // Get returns the value stored under key, or an error that matches
 // [courier.ErrCacheMiss] when there is none, in one Redis call bounded by
@@ -115,17 +69,24 @@ func (m maxValueBytesOption) String() string { return fmt.Sprintf("MaxValueBytes
 // unavailable it returns at once an error that matches [ErrUnavailable],
 // which a session takes as a miss.
 func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
-	var v []byte
+	var (
+		v    []byte
+		miss bool
+	)
 	err := c.do(ctx, func(ctx context.Context) (err error) {
 		v, err = c.client.Get(ctx, c.key(key)).Bytes()
+		if errors.Is(err, redis.Nil) {
+			miss = true
+			return nil // an answer, not a failure
+		}
 		return err
 	})
 	switch {
-	case errors.Is(err, redis.Nil):
-		c.misses.Add(1)
-		return nil, courier.ErrCacheMiss
 	case err != nil:
 		return nil, err
+	case miss:
+		c.misses.Add(1)
+		return nil, courier.ErrCacheMiss
 	}
 	c.hits.Add(1)
 	return v, nil
@@ -173,31 +134,16 @@ func (c *Cache) Delete(ctx context.Context, key string) error {
 }
 
 // do runs call under the Timeout, unless Redis is taken to be
-// unavailable. redis.Nil is an answer, not a failure.
+// unavailable.
 func (c *Cache) do(ctx context.Context, call func(context.Context) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	ask, probe := c.out.ask()
-	if !ask {
-		c.fallbacks.Add(1)
-		return c.out.unavailable(nil)
-	}
-	cctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	err := call(cctx)
-	if err == nil || errors.Is(err, redis.Nil) {
-		if probe {
-			c.out.recovered(ctx)
-		}
-		return err
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	c.out.failed(ctx, err)
-	c.fallbacks.Add(1)
-	return c.out.unavailable(err)
+	return c.out.do(ctx, func() error {
+		ctx, cancel := context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+		return call(ctx)
+	})
 }
 
 // key returns the Redis key of a session's key: under the prefix, and
@@ -228,7 +174,7 @@ func (c *Cache) Stats() CacheStats {
 		Sets:        c.sets.Load(),
 		Deletes:     c.deletes.Load(),
 		TooLarge:    c.tooLarge.Load(),
-		Fallbacks:   c.fallbacks.Load(),
+		Fallbacks:   c.out.fallbacks.Load(),
 		RedisErrors: c.out.redisErrors.Load(),
 	}
 }

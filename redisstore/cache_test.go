@@ -153,9 +153,7 @@ func TestCacheRedisDown(t *testing.T) {
 	if got, want := cache.Stats(), (redisstore.CacheStats{Fallbacks: 4, RedisErrors: 1}); got != want {
 		t.Errorf("Stats = %+v, want %+v", got, want)
 	}
-	if n := strings.Count(buf.String(), "level=WARN"); n != 1 {
-		t.Errorf("%d warnings logged, want 1:\n%s", n, buf)
-	}
+	checkOutageLogged(t, buf, 0)
 }
 
 // A frozen Redis costs a call the Timeout, once a second; the others
@@ -233,42 +231,8 @@ func TestCacheErrorsCarryNoSecrets(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if logs := buf.String(); strings.Count(logs, "level=WARN") != 1 || strings.Count(logs, "level=INFO") != 1 || strings.Contains(logs, "the-right-one") {
-		t.Errorf("want one warning and one notice that Redis is back, without the password; logged:\n%s", logs)
-	}
-}
-
-func TestNewCacheErrors(t *testing.T) {
-	t.Parallel()
-	ok := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
-	t.Cleanup(func() { ok.Close() })
-	noCtx := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
-	t.Cleanup(func() { noCtx.Close() })
-	tests := []struct {
-		name   string
-		client redis.UniversalClient
-		opts   []redisstore.Option
-		field  string
-	}{
-		{"nil client", nil, nil, "client"},
-		{"client ignoring deadlines", noCtx, nil, "client"},
-		{"prefix with a brace", ok, []redisstore.Option{redisstore.Prefix("a{")}, "Prefix"},
-		{"negative timeout", ok, []redisstore.Option{redisstore.Timeout(-1)}, "Timeout"},
-		{"zero MaxValueBytes", ok, []redisstore.Option{redisstore.MaxValueBytes(0)}, "MaxValueBytes"},
-		{"Upstream, which a cache has none of", ok, []redisstore.Option{redisstore.Upstream(func(string) string { return "" })}, "Upstream"},
-		{"FailOpen, the Pacer's", ok, []redisstore.Option{redisstore.FailOpen(0)}, "FailOpen"},
-		{"FailClosed, the Breakers'", ok, []redisstore.Option{redisstore.FailClosed(true)}, "FailClosed"},
-		{"nil option", ok, []redisstore.Option{nil}, "Option"},
-	}
-	for _, tt := range tests {
-		_, err := redisstore.NewCache(tt.client, tt.opts...)
-		var ce *redisstore.ConfigError
-		if !errors.As(err, &ce) || ce.Field != tt.field {
-			t.Errorf("%s: NewCache = %v, want a *ConfigError for %s", tt.name, err, tt.field)
-		}
-	}
-	if got := fmt.Sprint(redisstore.MaxValueBytes(1 << 20)); got != "MaxValueBytes(1048576)" {
-		t.Errorf("MaxValueBytes(1 << 20) prints %q", got)
+	if logs := checkOutageLogged(t, buf, 1); strings.Contains(logs, "the-right-one") {
+		t.Errorf("the logs carry the Redis password:\n%s", logs)
 	}
 }
 

@@ -1,9 +1,31 @@
-// Package redisstore keeps a fleet's rate limits and pauses in Redis, so
-// that every process that sends to an upstream is one client to it: one
-// quota, and one pause when the upstream asks for one.
+// Package redisstore keeps in Redis what the processes of a fleet must
+// share to act as one client of their upstreams. A [Pacer] shares rate
+// limits, and the pauses an upstream asks for; [Breakers] share circuit
+// breakers, so that failures any process sees count for all; a [Cache]
+// shares cached responses; and a [TokenStore] shares an OAuth 2.0 token,
+// which the fleet refreshes once per expiry.
 //
-// A [Pacer] is a [courier.Pacer]. Make one per process with [NewPacer]
-// over a go-redis client, and give it to the process's sessions:
+// Make each once per process, over a go-redis client whose options set
+// ContextTimeoutEnabled, with [NewPacer], [NewBreakers], [NewCache] or
+// [NewTokenStore], and give it to the process's sessions. The
+// constructors take [Option] values: [Prefix], [Timeout] and [Logger]
+// configure all four, and each of the others the constructors its
+// documentation names. An argument or option that is not valid, or an
+// option the constructor does not take, is a *[ConfigError]. Every Redis
+// call is bounded by the Timeout, every key written has a TTL, and a
+// call that Redis does not answer is an error that matches
+// [ErrUnavailable]; the sections below say what each type does then.
+//
+// The sections: "Rate limits", "Keys", "TTLs", "Clocks", "When Redis is
+// unavailable" and "What a Pacer cannot do" are the Pacer's (the keys,
+// TTLs and clocks the others follow too); "Circuit breakers", "HTTP
+// cache", "Shared OAuth 2.0 tokens" and "Encrypting tokens" the others'.
+//
+// # Rate limits
+//
+// A [Pacer] is a [courier.Pacer]: every process that sends to an upstream
+// through it is one client to it, with one quota, and one pause when the
+// upstream asks for one. Give it to the process's sessions:
 //
 //	rdb := redis.NewClient(&redis.Options{Addr: "redis:6379", ContextTimeoutEnabled: true})
 //	pacer, err := redisstore.NewPacer(rdb, courier.RateLimit{PerSecond: 100, Burst: 10}, redisstore.FailOpen(8))
@@ -15,8 +37,6 @@
 // or 503 with Retry-After, or rate-limit headers that say nothing is
 // left, it calls [Pacer.Pause], and every process waits for that pause to
 // end before it sends to the upstream again.
-//
-// # Rate limit
 //
 // The limit is GCRA (the generic cell rate algorithm): Redis keeps, per
 // upstream, the theoretical arrival time (TAT), when the limit would be
@@ -44,7 +64,9 @@
 // with the prefix "courier:" unless [Prefix] gives another. The braces
 // make the upstream the keys' hash tag: in a Redis Cluster both keys of
 // an upstream live on one node, as a script's keys must, and upstreams
-// spread over the nodes.
+// spread over the nodes. The keys of Breakers, a Cache and a TokenStore
+// live under the same prefix, hash-tagged likewise; their sections name
+// them.
 //
 // # TTLs
 //
@@ -68,10 +90,12 @@
 // # When Redis is unavailable
 //
 // A Redis call that fails or takes longer than [Timeout] (100ms by
-// default) makes the Pacer take Redis as unavailable. For the next
-// second, no call asks Redis; then one call does (a probe), and if it
-// succeeds the fleet's shared state is back, without a restart. An outage
-// thus costs one Timeout per second, not one per request.
+// default) makes a Pacer take Redis as unavailable, and [Breakers] and a
+// [Cache] likewise. For the next second, no call asks Redis; then one
+// call does (a probe), and if it succeeds the fleet's shared state is
+// back, without a restart. An outage thus costs one Timeout per second,
+// not one per request. (A [TokenStore] asks Redis on every call: see its
+// section.)
 //
 // While Redis is unavailable, a Pacer fails closed by default: Reserve
 // returns at once an error that matches [ErrUnavailable], with the Redis
@@ -89,7 +113,7 @@
 // and at Info when Redis is back.
 //
 // The Timeout and the requests' deadlines bound a Redis call only if the
-// go-redis client honours context deadlines: NewPacer asks for
+// go-redis client honours context deadlines: every constructor asks for
 // ContextTimeoutEnabled in the client's options. The first call dials
 // Redis within the Timeout too; a PING at start-up spares the first
 // requests that. go-redis retries a refused connection and failed

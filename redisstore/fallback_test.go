@@ -39,6 +39,18 @@ func logged() (*slog.Logger, *syncBuffer) {
 	return slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), &buf
 }
 
+// checkOutageLogged checks that buf, given to [logged], holds the records
+// of one outage of Redis: one warning when it was lost, and backs notices
+// (0 or 1) that it is back. It returns the records.
+func checkOutageLogged(t *testing.T, buf *syncBuffer, backs int) string {
+	t.Helper()
+	logs := buf.String()
+	if w, i := strings.Count(logs, "level=WARN"), strings.Count(logs, "level=INFO"); w != 1 || i != backs {
+		t.Errorf("logged %d warnings and %d notices that Redis is back, want 1 and %d:\n%s", w, i, backs, logs)
+	}
+	return logs
+}
+
 func TestFailClosedRefusesAtOnce(t *testing.T) {
 	t.Parallel()
 	log, buf := logged()
@@ -64,9 +76,7 @@ func TestFailClosedRefusesAtOnce(t *testing.T) {
 	if got, want := p.Stats(), (redisstore.Stats{Fallbacks: 4, RedisErrors: 1}); got != want {
 		t.Errorf("Stats = %+v, want %+v", got, want)
 	}
-	if n := strings.Count(buf.String(), "level=WARN"); n != 1 {
-		t.Errorf("%d warnings logged, want 1:\n%s", n, buf)
-	}
+	checkOutageLogged(t, buf, 0)
 }
 
 func TestFailOpenPacesLocally(t *testing.T) {
@@ -179,10 +189,7 @@ func TestRecoversWhenRedisIsBack(t *testing.T) {
 	if n := c.Exists(ctx, "courier:rate:{api}").Val(); n != 1 {
 		t.Errorf("no TAT in the restarted Redis")
 	}
-	logs := buf.String()
-	if strings.Count(logs, "level=WARN") != 1 || strings.Count(logs, "level=INFO") != 1 {
-		t.Errorf("want one warning and one notice that Redis is back, logged:\n%s", logs)
-	}
+	logs := checkOutageLogged(t, buf, 1)
 	if strings.Contains(logs, "hunter2") {
 		t.Errorf("the logs carry the Redis password:\n%s", logs)
 	}

@@ -1,17 +1,12 @@
 package redisstore_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,14 +17,12 @@ import (
 
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/redisstore"
-	"github.com/redis/go-redis/v9"
 )
 
-// The fleet tests run the test binary again as worker processes, each
-// with its own session, pacer and Redis client, all sending to one
+// The rate limit fleet tests' workers (see fleetharness_test.go) each
+// have their own session, pacer and Redis client, all sending to one
 // upstream in the test's process, which counts what arrives by its own
-// clock. A worker starts when told "go" on its standard input, sends for
-// a while with several goroutines, and writes what it saw as JSON.
+// clock. A worker sends for a while with several goroutines after "go".
 
 // workerEnv holds a worker's configuration; TestHelperWorker is a worker
 // only when it is set.
@@ -73,15 +66,15 @@ type workerResult struct {
 // TestHelperWorker is a fleet worker when workerEnv is set, and does
 // nothing otherwise.
 func TestHelperWorker(t *testing.T) {
-	raw := os.Getenv(workerEnv)
-	if raw == "" {
+	var cfg workerConfig
+	w, ok := startWorkerIO(t, workerEnv, &cfg)
+	if !ok {
 		return
 	}
-	var cfg workerConfig
-	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(&redis.Options{Addr: cfg.Redis, ContextTimeoutEnabled: true})
+	// Warm up, so that all start at once at "go": as many connections as
+	// goroutines, each way, to Redis and to the upstream; the pools would
+	// otherwise open them at "go", all processes at once.
+	c := workerRedis(t, cfg.Redis, cfg.Goroutines)
 	defer c.Close()
 	opts := []redisstore.Option{redisstore.Timeout(cfg.Timeout), redisstore.FailOpen(cfg.FailOpen)}
 	p, err := redisstore.NewPacer(c, cfg.Limit, opts...)
@@ -93,23 +86,10 @@ func TestHelperWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close(context.Background())
-	// Warm up, so that all start at once at "go": a connection to Redis
-	// with the script loaded, and one to the upstream. Twenty processes
-	// starting at once on a small machine may take longer than the
-	// pacer's timeout to connect: try again past the probe interval.
-	// As many connections as goroutines, each way: the pool would
-	// otherwise open them at "go", all processes at once.
+	// Twenty processes starting at once on a small machine may take
+	// longer than the pacer's timeout to load the script: try again past
+	// the probe interval.
 	ctx := context.Background()
-	conns := make([]*redis.Conn, cfg.Goroutines)
-	for i := range conns {
-		conns[i] = c.Conn()
-		if err := conns[i].Ping(ctx).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, cn := range conns {
-		cn.Close() // back to the pool
-	}
 	var warm sync.WaitGroup
 	for range cfg.Goroutines {
 		warm.Go(func() {
@@ -130,13 +110,8 @@ func TestHelperWorker(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	fmt.Println("fleet:ready")
-	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
-		t.Fatal(err)
-	}
-	res := runWorker(cfg, s, p)
-	out, _ := json.Marshal(res)
-	fmt.Printf("fleet:result %s\n", out)
+	w.ready(t)
+	w.report(runWorker(cfg, s, p))
 }
 
 // runWorker sends requests for cfg.Duration.
@@ -284,180 +259,19 @@ type fleetRun struct {
 	stall   time.Duration // the longest stall of a process, the test's included
 }
 
-// runFleet starts the workers, tells them "go" at once once they are all
-// ready, calls during (in the test's goroutine) with the time of "go", and
-// returns when the workers are done.
+// runFleet runs the workers, tells them "go" at once once they are all
+// ready, calls during (in the test's goroutine) with the time of "go",
+// and returns when the workers are done.
 func runFleet(t *testing.T, workers []workerConfig, during func(start time.Time)) fleetRun {
 	t.Helper()
-	type proc struct {
-		cmd    *exec.Cmd
-		stdin  io.WriteCloser
-		stderr *syncBuffer
-		ready  chan struct{}
-		result chan workerResult
-		done   chan struct{} // stdout read to its end
-	}
-	procs := make([]*proc, len(workers))
-	for i, cfg := range workers {
-		raw, _ := json.Marshal(cfg)
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWorker$", "-test.count=1")
-		cmd.Env = append(os.Environ(), workerEnv+"="+string(raw))
-		pr := &proc{cmd: cmd, stderr: &syncBuffer{}, ready: make(chan struct{}), result: make(chan workerResult, 1), done: make(chan struct{})}
-		cmd.Stderr = pr.stderr
-		var err error
-		if pr.stdin, err = cmd.StdinPipe(); err != nil {
-			t.Fatal(err)
-		}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			<-pr.done
-			cmd.Wait()
-		})
-		go func() {
-			defer close(pr.done)
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-				line := sc.Text()
-				switch {
-				case line == "fleet:ready":
-					close(pr.ready)
-				case strings.HasPrefix(line, "fleet:result "):
-					var res workerResult
-					if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "fleet:result ")), &res); err == nil {
-						pr.result <- res
-					}
-				default:
-					pr.stderr.Write([]byte(line + "\n"))
-				}
-			}
-		}()
-		procs[i] = pr
-	}
-	for i, pr := range procs {
-		select {
-		case <-pr.ready:
-		case <-pr.done:
-			t.Fatalf("worker %d exited before it was ready:\n%s", i, pr.stderr)
-		case <-time.After(time.Minute):
-			t.Fatalf("worker %d not ready within a minute:\n%s", i, pr.stderr)
-		}
-	}
-	stalls := watchStalls()
-	start := time.Now()
-	for _, pr := range procs {
-		io.WriteString(pr.stdin, "go\n")
-	}
-	if during != nil {
-		during(start)
-	}
-	results := make([]workerResult, len(procs))
-	for i, pr := range procs {
-		select {
-		case results[i] = <-pr.result:
-		case <-pr.done:
-			// The result comes before the end of stdout, if at all.
-			select {
-			case results[i] = <-pr.result:
-			default:
-				t.Fatalf("worker %d exited without a result:\n%s", i, pr.stderr)
-			}
-		case <-time.After(workers[i].Duration + time.Minute):
-			t.Fatalf("worker %d gave no result:\n%s", i, pr.stderr)
-		}
-		<-pr.done
-		if err := pr.cmd.Wait(); err != nil {
-			t.Errorf("worker %d: %v:\n%s", i, err, pr.stderr)
-		}
-		if r := results[i]; r.Other > 0 {
+	results, start, stall := runFleetOnce[workerResult](t, "TestHelperWorker", workerEnv, workers, workers[0].Duration+time.Minute, during)
+	for i, r := range results {
+		if r.Other > 0 {
 			t.Errorf("worker %d: %d requests failed otherwise, the first: %s", i, r.Other, r.FirstOther)
 		}
+		stall = max(stall, r.MaxStall)
 	}
-	run := fleetRun{start: start, results: results, stall: stalls.Stop()}
-	for _, r := range results {
-		run.stall = max(run.stall, r.MaxStall)
-	}
-	return run
-}
-
-// A stallWatch measures how late a goroutine that sleeps 10ms at a time
-// wakes: how long the machine stalled the process. A run the machine
-// stalls in for longer than maxStall measures the machine, not the pacer.
-type stallWatch struct {
-	worst atomic.Int64
-	stop  chan struct{}
-	done  chan struct{}
-}
-
-const maxStall = 50 * time.Millisecond
-
-func watchStalls() *stallWatch {
-	w := &stallWatch{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		for {
-			before := time.Now()
-			select {
-			case <-w.stop:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-			if late := time.Since(before) - 10*time.Millisecond; late > time.Duration(w.worst.Load()) {
-				w.worst.Store(int64(late))
-			}
-		}
-	}()
-	return w
-}
-
-// Stop stops the watch and returns the longest stall it saw.
-func (w *stallWatch) Stop() time.Duration {
-	close(w.stop)
-	<-w.done
-	return time.Duration(w.worst.Load())
-}
-
-// figures collects the failed figures of a fleet run, so that a run the
-// machine stalled in can be told from one the pacer got wrong.
-type figures struct {
-	errs []string
-}
-
-func (f *figures) Errorf(format string, args ...any) {
-	f.errs = append(f.errs, fmt.Sprintf(format, args...))
-}
-
-// measure runs a fleet test, run, which returns the longest stall of its
-// processes. A run whose figures fail while the machine stalled longer
-// than maxStall is run once more: the machine is shared, and the figures
-// the issue fixes (±5%, ±100ms, 50ms) hold for the pacer, not for a
-// machine that stops every process for a while.
-func measure(t *testing.T, run func(f *figures) (stall time.Duration)) {
-	t.Helper()
-	for attempt := 1; ; attempt++ {
-		f := &figures{}
-		stall := run(f)
-		t.Logf("longest stall of a process: %v", stall.Round(time.Millisecond))
-		if len(f.errs) == 0 {
-			return
-		}
-		if stall <= maxStall || attempt == 2 {
-			for _, e := range f.errs {
-				t.Error(e)
-			}
-			if stall > maxStall {
-				t.Errorf("the machine stalled a process for %v in the run (over %v): the figures above may be the machine's", stall, maxStall)
-			}
-			return
-		}
-		t.Logf("the machine stalled a process for %v in the run, which failed; running again. Its failures:\n%s", stall, strings.Join(f.errs, "\n"))
-	}
+	return fleetRun{start: start, results: results, stall: stall}
 }
 
 // fleet returns n worker configurations from base, numbered from 0.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -13,17 +12,6 @@ import (
 	"github.com/courierhttp/courier"
 	"github.com/redis/go-redis/v9"
 )
-
-// ErrUnavailable is matched, with errors.Is, by the error a [Pacer] that
-// fails closed returns while Redis is unavailable. The error Redis calls
-// returned (a refused connection, a timeout, an error reply) is in its
-// chain too.
-var ErrUnavailable = errors.New("redisstore: Redis unavailable")
-
-// probeInterval is how long a pacer serves from its fallback after a Redis
-// call failed, before one call asks Redis again: an outage costs the
-// Timeout once per interval, not on every request.
-const probeInterval = time.Second
 
 // A Pacer is a [courier.Pacer] that keeps its state in Redis: every
 // process that paces an upstream through the same Redis (and [Prefix])
@@ -37,22 +25,14 @@ const probeInterval = time.Second
 // resource: the Redis client stays the caller's, to close after the
 // sessions that use the pacer.
 type Pacer struct {
-	client    redis.UniversalClient
-	interval  any // µs between turns, as the scripts read it
-	burst     any
-	prefix    string
-	upstream  func(host string) string
-	timeout   time.Duration
-	local     *local // nil: fail closed
-	log       *slog.Logger
-	failWords string // what the pacer does while Redis is unavailable
-
-	// downUntil is 0 while Redis is taken to be up; after a failed call,
-	// the Unix nanoseconds before which no call asks it, and at which one
-	// call (the probe) does.
-	downUntil atomic.Int64
-	downSince atomic.Int64
-	lastErr   atomic.Pointer[error]
+	client   redis.UniversalClient
+	interval any // µs between turns, as the scripts read it
+	burst    any
+	prefix   string
+	upstream func(host string) string
+	timeout  time.Duration
+	local    *local // nil: fail closed
+	out      *redisOutage
 
 	stats counters
 }
@@ -63,7 +43,9 @@ var _ courier.Pacer = (*Pacer)(nil)
 // through client by every process that uses the same Redis and [Prefix]:
 // limit.PerSecond turns a second, up to limit.Burst at once after a quiet
 // spell (0: PerSecond rounded up, at least 1, as [courier.WithRateLimit]
-// has it). PerSecond must be at least one a day.
+// has it). PerSecond must be at least one a day. Its options are
+// [Prefix], [Timeout], [Logger], [Upstream] (to make hosts share a quota)
+// and [FailOpen].
 //
 // The client must honour context deadlines, so that [Timeout] and the
 // requests' deadlines bound Redis calls: NewPacer refuses a *redis.Client,
@@ -88,65 +70,27 @@ func NewPacer(client redis.UniversalClient, limit courier.RateLimit, opts ...Opt
 	if burst == 0 {
 		burst = max(1, int(math.Ceil(limit.PerSecond)))
 	}
-	o := defaults()
-	for i, opt := range opts {
-		if opt == nil {
-			return nil, &ConfigError{"Option", fmt.Errorf("nil Option at %d", i)}
-		}
-		if err := opt.apply(&o); err != nil {
-			return nil, err
-		}
+	o, err := newOptions(forPacer, opts)
+	if err != nil {
+		return nil, err
 	}
 	p := &Pacer{
 		client: client,
 		// Boxed once, not on every call.
-		interval:  any(strconv.FormatFloat(1e6/limit.PerSecond, 'g', -1, 64)),
-		burst:     any(strconv.Itoa(burst)),
-		prefix:    o.prefix,
-		upstream:  o.upstream,
-		timeout:   o.timeout,
-		log:       o.logger,
-		failWords: "refusing attempts",
+		interval: any(strconv.FormatFloat(1e6/limit.PerSecond, 'g', -1, 64)),
+		burst:    any(strconv.Itoa(burst)),
+		prefix:   o.prefix,
+		upstream: o.upstream,
+		timeout:  o.timeout,
 	}
-	if p.log == nil {
-		p.log = slog.New(slog.DiscardHandler)
-	}
+	failWords := "refusing attempts"
 	if o.instances > 0 {
 		p.local = newLocal(limit.PerSecond, burst, o.instances)
-		p.failWords = "pacing each process on its own"
+		failWords = "pacing each process on its own"
 	}
+	p.out = newRedisOutage(o.logger, "redisstore: Redis unavailable, "+failWords,
+		"redisstore: Redis is back, pacing shared again")
 	return p, nil
-}
-
-// checkClient refuses a nil client, and one that would ignore the
-// deadlines of contexts.
-func checkClient(client redis.UniversalClient) error {
-	var enabled bool
-	switch c := client.(type) {
-	case nil:
-		return &ConfigError{"client", errors.New("nil")}
-	case *redis.Client:
-		if c == nil {
-			return &ConfigError{"client", errors.New("nil")}
-		}
-		enabled = c.Options().ContextTimeoutEnabled
-	case *redis.ClusterClient:
-		if c == nil {
-			return &ConfigError{"client", errors.New("nil")}
-		}
-		enabled = c.Options().ContextTimeoutEnabled
-	case *redis.Ring:
-		if c == nil {
-			return &ConfigError{"client", errors.New("nil")}
-		}
-		enabled = c.Options().ContextTimeoutEnabled
-	default:
-		return nil
-	}
-	if !enabled {
-		return &ConfigError{"client", errors.New("ContextTimeoutEnabled is false: Redis calls would outlast the pacer's Timeout and the requests' deadlines; set it in the client's options")}
-	}
-	return nil
 }
 
 // Reserve takes the next turn of upstream's rate limit within the bound
@@ -169,32 +113,25 @@ func (p *Pacer) Reserve(ctx context.Context, upstream string, within time.Durati
 			return courier.Reservation{Pause: left}, nil
 		}
 	}
-	ask, probe := p.ask()
-	var cause error
-	if ask {
-		start := time.Now()
-		r, err := p.reserve(ctx, name, within)
-		if err == nil {
-			if probe {
-				p.recovered(ctx)
-			}
-			p.stats.count(r)
-			return r, nil
-		}
-		if ctx.Err() != nil {
-			return courier.Reservation{}, ctx.Err()
-		}
-		cause = p.failed(ctx, err)
-		if within >= 0 {
-			// The failed call took some of the time there was.
-			within = max(within-time.Since(start), 0)
-		}
+	start := time.Now()
+	var r courier.Reservation
+	err := p.out.do(ctx, func() (err error) {
+		r, err = p.reserve(ctx, name, within)
+		return err
+	})
+	switch {
+	case err == nil:
+		p.stats.count(r)
+		return r, nil
+	case p.local == nil || !errors.Is(err, ErrUnavailable):
+		// Failing closed, or ctx's error.
+		return courier.Reservation{}, err
 	}
-	p.stats.fallbacks.Add(1)
-	if p.local == nil {
-		return courier.Reservation{}, p.unavailable(cause)
+	if within >= 0 {
+		// A failed call took some of the time there was.
+		within = max(within-time.Since(start), 0)
 	}
-	r := p.local.reserve(name, time.Now(), within)
+	r = p.local.reserve(name, time.Now(), within)
 	p.stats.count(r)
 	return r, nil
 }
@@ -238,27 +175,15 @@ func (p *Pacer) Pause(ctx context.Context, upstream string, d time.Duration) err
 		return err
 	}
 	name := p.quota(upstream)
-	ask, probe := p.ask()
-	var cause error
-	if ask {
-		err := p.pause(ctx, name, d)
-		if err == nil {
-			if probe {
-				p.recovered(ctx)
-			}
-			p.stats.pauses.Add(1)
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		cause = p.failed(ctx, err)
+	err := p.out.do(ctx, func() error { return p.pause(ctx, name, d) })
+	switch {
+	case err == nil:
+	case p.local == nil || !errors.Is(err, ErrUnavailable):
+		// Failing closed, or ctx's error.
+		return err
+	default:
+		p.local.pause(name, time.Now().Add(d))
 	}
-	p.stats.fallbacks.Add(1)
-	if p.local == nil {
-		return p.unavailable(cause)
-	}
-	p.local.pause(name, time.Now().Add(d))
 	p.stats.pauses.Add(1)
 	return nil
 }
@@ -271,74 +196,13 @@ func (p *Pacer) pause(ctx context.Context, name string, d time.Duration) error {
 }
 
 // quota returns the name of the quota that requests to host draw from.
-func (p *Pacer) quota(host string) string {
-	if p.upstream == nil {
-		return host
-	}
-	if name := p.upstream(host); name != "" {
-		return name
-	}
-	return host
-}
+func (p *Pacer) quota(host string) string { return upstreamName(p.upstream, host) }
 
 // key returns the key of kind ("rate:" or "pause:") for quota name. The
 // name is the hash tag: a quota's keys live on one node of a cluster, as
 // a script's keys must.
 func (p *Pacer) key(kind, name string) string {
 	return p.prefix + kind + "{" + name + "}"
-}
-
-// ask says whether this call may ask Redis: always while Redis is up;
-// while it is down, only the one call that comes first after the probe
-// interval, the probe.
-func (p *Pacer) ask() (ask, probe bool) {
-	until := p.downUntil.Load()
-	if until == 0 {
-		return true, false
-	}
-	now := time.Now().UnixNano()
-	if now < until || !p.downUntil.CompareAndSwap(until, now+int64(probeInterval)) {
-		return false, false
-	}
-	return true, true
-}
-
-// failed notes that a Redis call failed with err, and returns err. The
-// first failure after Redis was up is logged.
-func (p *Pacer) failed(ctx context.Context, err error) error {
-	p.stats.redisErrors.Add(1)
-	p.lastErr.Store(&err)
-	now := time.Now()
-	if p.downUntil.Swap(now.Add(probeInterval).UnixNano()) == 0 {
-		p.downSince.Store(now.UnixNano())
-		p.log.LogAttrs(ctx, slog.LevelWarn, "redisstore: Redis unavailable, "+p.failWords,
-			slog.String("error", err.Error()), slog.Duration("retry_in", probeInterval))
-	}
-	return err
-}
-
-// recovered notes that a probe found Redis back, and logs it.
-func (p *Pacer) recovered(ctx context.Context) {
-	if p.downUntil.Swap(0) == 0 {
-		return
-	}
-	down := time.Duration(time.Now().UnixNano() - p.downSince.Load())
-	p.log.LogAttrs(ctx, slog.LevelInfo, "redisstore: Redis is back, pacing shared again",
-		slog.Duration("down_for", down.Round(time.Millisecond)))
-}
-
-// unavailable returns the error of a pacer that fails closed: cause, or
-// the last failure while no call asks Redis.
-func (p *Pacer) unavailable(cause error) error {
-	if cause == nil {
-		if last := p.lastErr.Load(); last != nil {
-			cause = *last
-		}
-	}
-	if cause == nil {
-		return ErrUnavailable
-	}
-	return fmt.Errorf("%w: %w", ErrUnavailable, cause)
 }
 
 // Stats are a [Pacer]'s counters since [NewPacer]; see [Pacer.Stats].
@@ -373,15 +237,14 @@ func (p *Pacer) Stats() Stats {
 		Refused:       p.stats.refused.Load(),
 		Pauses:        p.stats.pauses.Load(),
 		CooldownWaits: p.stats.cooldownWaits.Load(),
-		Fallbacks:     p.stats.fallbacks.Load(),
-		RedisErrors:   p.stats.redisErrors.Load(),
+		Fallbacks:     p.out.fallbacks.Load(),
+		RedisErrors:   p.out.redisErrors.Load(),
 	}
 }
 
 type counters struct {
 	reservations, waits, refused atomic.Int64
 	pauses, cooldownWaits        atomic.Int64
-	fallbacks, redisErrors       atomic.Int64
 }
 
 // count counts a Reserve answer.

@@ -2,7 +2,6 @@ package redisstore_test
 
 import (
 	"context"
-	"errors"
 	"math"
 	"slices"
 	"strings"
@@ -236,48 +235,23 @@ func TestScriptCacheFlushed(t *testing.T) {
 
 func TestNewPacerErrors(t *testing.T) {
 	t.Parallel()
-	ok := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
-	t.Cleanup(func() { ok.Close() })
-	noCtx := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
-	t.Cleanup(func() { noCtx.Close() })
-	noCtxCluster := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
-	t.Cleanup(func() { noCtxCluster.Close() })
-	limit := courier.RateLimit{PerSecond: 10}
-	tests := []struct {
-		name   string
-		client redis.UniversalClient
-		limit  courier.RateLimit
-		opts   []redisstore.Option
-		field  string
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
+	t.Cleanup(func() { c.Close() })
+	for _, tt := range []struct {
+		name  string
+		limit courier.RateLimit
+		field string
 	}{
-		{"nil client", nil, limit, nil, "client"},
-		{"nil *redis.Client", (*redis.Client)(nil), limit, nil, "client"},
-		{"client ignoring deadlines", noCtx, limit, nil, "client"},
-		{"cluster client ignoring deadlines", noCtxCluster, limit, nil, "client"},
-		{"zero rate", ok, courier.RateLimit{}, nil, "RateLimit.PerSecond"},
-		{"negative rate", ok, courier.RateLimit{PerSecond: -1}, nil, "RateLimit.PerSecond"},
-		{"NaN rate", ok, courier.RateLimit{PerSecond: math.NaN()}, nil, "RateLimit.PerSecond"},
-		{"infinite rate", ok, courier.RateLimit{PerSecond: math.Inf(1)}, nil, "RateLimit.PerSecond"},
-		{"rate under one a day", ok, courier.RateLimit{PerSecond: 1e-6}, nil, "RateLimit.PerSecond"},
-		{"negative burst", ok, courier.RateLimit{PerSecond: 1, Burst: -1}, nil, "RateLimit.Burst"},
-		{"empty prefix", ok, limit, []redisstore.Option{redisstore.Prefix("")}, "Prefix"},
-		{"prefix with a brace", ok, limit, []redisstore.Option{redisstore.Prefix("a{b:")}, "Prefix"},
-		{"nil upstream func", ok, limit, []redisstore.Option{redisstore.Upstream(nil)}, "Upstream"},
-		{"zero timeout", ok, limit, []redisstore.Option{redisstore.Timeout(0)}, "Timeout"},
-		{"negative timeout", ok, limit, []redisstore.Option{redisstore.Timeout(-time.Second)}, "Timeout"},
-		{"negative instances", ok, limit, []redisstore.Option{redisstore.FailOpen(-1)}, "FailOpen"},
-		{"nil option", ok, limit, []redisstore.Option{redisstore.Prefix("a:"), nil}, "Option"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p, err := redisstore.NewPacer(tt.client, tt.limit, tt.opts...)
-			var ce *redisstore.ConfigError
-			if !errors.As(err, &ce) || ce.Field != tt.field {
-				t.Fatalf("NewPacer = %v, %v; want a *ConfigError for %s", p, err, tt.field)
-			}
-			if !strings.HasPrefix(err.Error(), "redisstore: "+tt.field+": ") {
-				t.Errorf("error %q does not start with %q", err, "redisstore: "+tt.field+": ")
-			}
-		})
+		{"zero rate", courier.RateLimit{}, "RateLimit.PerSecond"},
+		{"negative rate", courier.RateLimit{PerSecond: -1}, "RateLimit.PerSecond"},
+		{"NaN rate", courier.RateLimit{PerSecond: math.NaN()}, "RateLimit.PerSecond"},
+		{"infinite rate", courier.RateLimit{PerSecond: math.Inf(1)}, "RateLimit.PerSecond"},
+		{"rate under one a day", courier.RateLimit{PerSecond: 1e-6}, "RateLimit.PerSecond"},
+		{"negative burst", courier.RateLimit{PerSecond: 1, Burst: -1}, "RateLimit.Burst"},
+	} {
+		_, err := redisstore.NewPacer(c, tt.limit)
+		if got, want := configError(err), "*ConfigError for "+tt.field; got != want {
+			t.Errorf("NewPacer with %s = %s, want %s", tt.name, got, want)
+		}
 	}
 }

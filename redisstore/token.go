@@ -17,19 +17,6 @@ import (
 	xoauth2 "golang.org/x/oauth2"
 )
 
-// ErrLeaseLost is matched, with errors.Is, by the error [TokenStore.Refresh]
-// returns when its write was refused because another caller took the
-// token's lease while fetch ran (the lease had expired): the token fetch
-// returned is not stored, and the one the other caller writes stands.
-var ErrLeaseLost = errors.New("redisstore: token lease lost")
-
-// ErrTokenUnreadable is matched, with errors.Is, by the error a
-// [TokenStore] returns when the stored token cannot be read: it was
-// encrypted with a key the store does not have, or is plaintext for a
-// store that encrypts, or the reverse, or it was altered. The message says
-// which, with the key's ID, never a key or a token.
-var ErrTokenUnreadable = errors.New("redisstore: stored token unreadable")
-
 // Lease polling: a caller that finds the lease held asks again after a
 // wait that starts at minPoll and doubles up to maxPoll (each with jitter),
 // and never lasts past the lease's expiry.
@@ -81,13 +68,16 @@ var _ oauth2.Store = (*TokenStore)(nil)
 // must not be empty nor contain '{' or '}': it is the hash tag of the
 // token's keys.
 //
-// The options that apply are [Prefix], [Timeout] (which bounds each Redis
-// call), [Logger], [LeaseTTL], [TokenTTL], [EncryptionKey] and
-// [DecryptionKeys]; the others are refused.
+// Its options are [Prefix], [Timeout], [Logger], [LeaseTTL], [TokenTTL],
+// [EncryptionKey] and [DecryptionKeys].
 //
-// The client must honour context deadlines, as for [NewPacer]. The error,
-// for an argument or option that is not valid, is a *[ConfigError] that
-// names it. NewTokenStore does not call Redis.
+// The client must honour context deadlines, so that [Timeout] bounds
+// Redis calls: NewTokenStore refuses a *redis.Client,
+// *redis.ClusterClient or *redis.Ring whose options leave
+// ContextTimeoutEnabled false.
+//
+// The error, for an argument or option that is not valid, is a
+// *[ConfigError] that names it. NewTokenStore does not call Redis.
 func NewTokenStore(client redis.UniversalClient, name string, opts ...Option) (*TokenStore, error) {
 	if err := checkClient(client); err != nil {
 		return nil, err
@@ -98,43 +88,25 @@ func NewTokenStore(client redis.UniversalClient, name string, opts ...Option) (*
 	case strings.ContainsAny(name, "{}"):
 		return nil, &ConfigError{"name", fmt.Errorf("must not contain '{' or '}', got %q", name)}
 	}
-	o, to := defaults(), tokenDefaults()
-	for i, opt := range opts {
-		var err error
-		switch opt := opt.(type) {
-		case nil:
-			err = &ConfigError{"Option", fmt.Errorf("nil Option at %d", i)}
-		case tokenOption:
-			err = opt.applyToken(&to)
-		case upstreamOption:
-			err = &ConfigError{"Upstream", errors.New("is an option of NewPacer and NewBreakers: a TokenStore has no upstreams")}
-		case failOpenOption:
-			err = &ConfigError{"FailOpen", errors.New("is an option of NewPacer: a fleet cannot refresh a shared token without Redis (a layer whose source does not redeem the shared refresh token can fall back with oauth2.WithStoreFallback)")}
-		default:
-			err = opt.apply(&o)
-		}
-		if err != nil {
-			return nil, err
-		}
+	o, err := newOptions(forTokenStore, opts)
+	if err != nil {
+		return nil, err
 	}
-	if to.tokenTTL < to.leaseTTL {
-		return nil, &ConfigError{"TokenTTL", fmt.Errorf("must not be shorter than the LeaseTTL (%v), got %v", to.leaseTTL, to.tokenTTL)}
-	}
-	s := &TokenStore{
-		client:   client,
-		name:     name,
-		timeout:  o.timeout,
-		leaseTTL: to.leaseTTL,
-		tokenTTL: to.tokenTTL,
-		log:      o.logger,
+	if o.tokenTTL < o.leaseTTL {
+		return nil, &ConfigError{"TokenTTL", fmt.Errorf("must not be shorter than the LeaseTTL (%v), got %v", o.leaseTTL, o.tokenTTL)}
 	}
 	tag := "{" + name + "}"
-	s.keys = []string{o.prefix + "token:" + tag, o.prefix + "token-lease:" + tag, o.prefix + "token-fence:" + tag}
-	s.codec = newCodec(s.keys[0], to.encrypt, to.decrypt)
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	return s, nil
+	keys := []string{o.prefix + "token:" + tag, o.prefix + "token-lease:" + tag, o.prefix + "token-fence:" + tag}
+	return &TokenStore{
+		client:   client,
+		name:     name,
+		keys:     keys,
+		timeout:  o.timeout,
+		leaseTTL: o.leaseTTL,
+		tokenTTL: o.tokenTTL,
+		codec:    newCodec(keys[0], o.encrypt, o.decrypt),
+		log:      o.logger,
+	}, nil
 }
 
 // Load returns the stored token, or nil when there is none, in one Redis

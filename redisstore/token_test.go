@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/auth/oauth2"
 	"github.com/courierhttp/courier/redisstore"
 	"github.com/redis/go-redis/v9"
@@ -787,65 +786,21 @@ func TestTokenStoreWriteFails(t *testing.T) {
 
 func TestNewTokenStoreConfigErrors(t *testing.T) {
 	t.Parallel()
-	ok := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
-	defer ok.Close()
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
+	t.Cleanup(func() { c.Close() })
 	for _, tt := range []struct {
 		name      string
-		client    redis.UniversalClient
 		tokenName string
 		opts      []redisstore.Option
-		wantField string
+		field     string
 	}{
-		{"nil client", nil, "t", nil, "client"},
-		{"empty name", ok, "", nil, "name"},
-		{"name with a brace", ok, "a{b}", nil, "name"},
-		{"nil option", ok, "t", []redisstore.Option{nil}, "Option"},
-		{"short lease", ok, "t", []redisstore.Option{redisstore.LeaseTTL(50 * time.Millisecond)}, "LeaseTTL"},
-		{"short token TTL", ok, "t", []redisstore.Option{redisstore.TokenTTL(30 * time.Second)}, "TokenTTL"},
-		{"token TTL under the lease", ok, "t", []redisstore.Option{redisstore.LeaseTTL(2 * time.Minute), redisstore.TokenTTL(time.Minute)}, "TokenTTL"},
-		{"short key", ok, "t", []redisstore.Option{redisstore.EncryptionKey(make([]byte, 16))}, "EncryptionKey"},
-		{"nil key", ok, "t", []redisstore.Option{redisstore.EncryptionKey(nil)}, "EncryptionKey"},
-		{"short old key", ok, "t", []redisstore.Option{redisstore.DecryptionKeys(key1, make([]byte, 31))}, "DecryptionKeys"},
-		{"Upstream", ok, "t", []redisstore.Option{redisstore.Upstream(func(string) string { return "" })}, "Upstream"},
-		{"FailOpen", ok, "t", []redisstore.Option{redisstore.FailOpen(3)}, "FailOpen"},
-		{"bad prefix", ok, "t", []redisstore.Option{redisstore.Prefix("a{")}, "Prefix"},
+		{"empty name", "", nil, "name"},
+		{"name with a brace", "a{b}", nil, "name"},
+		{"token TTL under the lease", "t", []redisstore.Option{redisstore.LeaseTTL(2 * time.Minute), redisstore.TokenTTL(time.Minute)}, "TokenTTL"},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			s, err := redisstore.NewTokenStore(tt.client, tt.tokenName, tt.opts...)
-			var ce *redisstore.ConfigError
-			if !errors.As(err, &ce) || ce.Field != tt.wantField || s != nil {
-				t.Errorf("NewTokenStore(%s) = %v, %v; want a *ConfigError for %s", tt.name, s, err, tt.wantField)
-			}
-		})
-	}
-	// The token options are not the Pacer's.
-	_, err := redisstore.NewPacer(ok, courier.RateLimit{PerSecond: 1}, redisstore.LeaseTTL(time.Minute))
-	if ce := (*redisstore.ConfigError)(nil); !errors.As(err, &ce) || ce.Field != "LeaseTTL" {
-		t.Errorf("NewPacer(LeaseTTL) = %v, want a *ConfigError for LeaseTTL", err)
-	}
-}
-
-// The options print their settings, and never a key.
-func TestTokenOptionsPrint(t *testing.T) {
-	t.Parallel()
-	secret := []byte("0123456789abcdef0123456789abcdef")
-	for _, tt := range []struct {
-		opt  redisstore.Option
-		want string
-	}{
-		{redisstore.LeaseTTL(time.Minute), "LeaseTTL(1m0s)"},
-		{redisstore.TokenTTL(time.Hour), "TokenTTL(1h0m0s)"},
-		{redisstore.EncryptionKey(make([]byte, 3)), "EncryptionKey(invalid)"},
-	} {
-		if got := fmt.Sprint(tt.opt); got != tt.want {
-			t.Errorf("fmt.Sprint(option) = %q, want %q", got, tt.want)
-		}
-	}
-	for _, opt := range []redisstore.Option{redisstore.EncryptionKey(secret), redisstore.DecryptionKeys(secret, key1)} {
-		got := fmt.Sprint(opt)
-		if strings.Contains(got, "0123") || !strings.Contains(got, "id 0x") {
-			t.Errorf("fmt.Sprint(key option) = %q, want its key IDs and no key", got)
+		s, err := redisstore.NewTokenStore(c, tt.tokenName, tt.opts...)
+		if got, want := configError(err), "*ConfigError for "+tt.field; got != want || s != nil {
+			t.Errorf("NewTokenStore with %s = %v, %s; want nil, %s", tt.name, s, got, want)
 		}
 	}
 }

@@ -40,6 +40,9 @@ type tokenKey struct {
 	aead cipher.AEAD
 }
 
+// String returns the key's ID, "id 0x2a": never the key.
+func (k *tokenKey) String() string { return fmt.Sprintf("id 0x%02x", k.id) }
+
 // newTokenKey returns the tokenKey of key, which must be 32 bytes. Its ID
 // is the first byte of a SHA-256 of the key, which tells nothing useful
 // about it. The AEAD keeps its own copy of key.

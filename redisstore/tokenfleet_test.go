@@ -1,16 +1,12 @@
 package redisstore_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,17 +17,15 @@ import (
 	"github.com/courierhttp/courier"
 	"github.com/courierhttp/courier/auth/oauth2"
 	"github.com/courierhttp/courier/redisstore"
-	"github.com/redis/go-redis/v9"
 	xoauth2 "golang.org/x/oauth2"
 )
 
-// The token fleet test runs the test binary again as worker processes,
-// each with its own courier session whose oauth2 layer shares one token
-// through a TokenStore. They send requests to a resource server in the
-// test's process, which checks the bearer token, and refresh the token at
-// a token endpoint there that rotates refresh tokens. A worker starts when
-// told "go" on its standard input, sends for a while with several
-// goroutines, and writes what it saw as JSON.
+// The token fleet test's workers (see fleetharness_test.go) each have
+// their own courier session whose oauth2 layer shares one token through a
+// TokenStore. They send requests to a resource server in the test's
+// process, which checks the bearer token, and refresh the token at a
+// token endpoint there that rotates refresh tokens. A worker sends for a
+// while with several goroutines after "go".
 
 // tokenWorkerEnv holds a token worker's configuration;
 // TestHelperTokenWorker is a worker only when it is set.
@@ -75,15 +69,13 @@ type tokenWorkerResult struct {
 // TestHelperTokenWorker is a token fleet worker when tokenWorkerEnv is
 // set, and does nothing otherwise.
 func TestHelperTokenWorker(t *testing.T) {
-	raw := os.Getenv(tokenWorkerEnv)
-	if raw == "" {
+	var cfg tokenWorkerConfig
+	w, ok := startWorkerIO(t, tokenWorkerEnv, &cfg)
+	if !ok {
 		return
 	}
-	var cfg tokenWorkerConfig
-	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(&redis.Options{Addr: cfg.Redis, ContextTimeoutEnabled: true})
+	// Warm up the Redis connections, so that all start at once at "go".
+	rdb := workerRedis(t, cfg.Redis, cfg.Goroutines)
 	defer rdb.Close()
 	// A long Redis timeout: twenty processes on a small machine.
 	store, err := redisstore.NewTokenStore(rdb, cfg.Name, redisstore.Timeout(time.Second), redisstore.EncryptionKey(cfg.Key))
@@ -124,28 +116,12 @@ func TestHelperTokenWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close(context.Background())
-	// Warm up the Redis connections, so that all start at once at "go".
-	ctx := context.Background()
-	conns := make([]*redis.Conn, cfg.Goroutines)
-	for i := range conns {
-		conns[i] = rdb.Conn()
-		if err := conns[i].Ping(ctx).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, cn := range conns {
-		cn.Close() // back to the pool
-	}
-	fmt.Println("token:ready")
-	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
-		t.Fatal(err)
-	}
+	w.ready(t)
 	res := runTokenWorker(cfg, s)
 	mu.Lock()
 	res.Refreshes, res.RefreshErrors = refreshes, refreshErrors
 	mu.Unlock()
-	out, _ := json.Marshal(res)
-	fmt.Printf("token:result %s\n", out)
+	w.report(res)
 }
 
 // runTokenWorker sends requests for cfg.Duration.
@@ -317,101 +293,17 @@ func (a *authority) revokeWhen(after int, minAge, maxAge time.Duration, deadline
 	return -1
 }
 
-// runTokenFleet starts the token workers, tells them "go" at once once
+// runTokenFleet runs the token workers, tells them "go" at once once
 // they are all ready, calls during (in the test's goroutine) with the
 // time of "go", and returns their results and the longest stall of a
 // process.
 func runTokenFleet(t *testing.T, workers []tokenWorkerConfig, during func(start time.Time)) ([]tokenWorkerResult, time.Duration) {
 	t.Helper()
-	type proc struct {
-		cmd    *exec.Cmd
-		stdin  io.WriteCloser
-		out    *syncBuffer // stderr, and stdout's other lines
-		ready  chan struct{}
-		result chan tokenWorkerResult
-		done   chan struct{} // stdout read to its end
+	results, _, stall := runFleetOnce[tokenWorkerResult](t, "TestHelperTokenWorker", tokenWorkerEnv, workers, workers[0].Duration+time.Minute, during)
+	for _, r := range results {
+		stall = max(stall, r.MaxStall)
 	}
-	procs := make([]*proc, len(workers))
-	for i, cfg := range workers {
-		raw, _ := json.Marshal(cfg)
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperTokenWorker$", "-test.count=1")
-		cmd.Env = append(os.Environ(), tokenWorkerEnv+"="+string(raw))
-		pr := &proc{cmd: cmd, out: &syncBuffer{}, ready: make(chan struct{}), result: make(chan tokenWorkerResult, 1), done: make(chan struct{})}
-		cmd.Stderr = pr.out
-		var err error
-		if pr.stdin, err = cmd.StdinPipe(); err != nil {
-			t.Fatal(err)
-		}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			<-pr.done
-			cmd.Wait()
-		})
-		go func() {
-			defer close(pr.done)
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-				line := sc.Text()
-				switch {
-				case line == "token:ready":
-					close(pr.ready)
-				case strings.HasPrefix(line, "token:result "):
-					var res tokenWorkerResult
-					if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "token:result ")), &res); err == nil {
-						pr.result <- res
-					}
-				default:
-					pr.out.Write([]byte(line + "\n"))
-				}
-			}
-		}()
-		procs[i] = pr
-	}
-	for i, pr := range procs {
-		select {
-		case <-pr.ready:
-		case <-pr.done:
-			t.Fatalf("worker %d exited before it was ready:\n%s", i, pr.out)
-		case <-time.After(time.Minute):
-			t.Fatalf("worker %d not ready within a minute:\n%s", i, pr.out)
-		}
-	}
-	stalls := watchStalls()
-	start := time.Now()
-	for _, pr := range procs {
-		io.WriteString(pr.stdin, "go\n")
-	}
-	if during != nil {
-		during(start)
-	}
-	results := make([]tokenWorkerResult, len(procs))
-	stall := time.Duration(0)
-	for i, pr := range procs {
-		select {
-		case results[i] = <-pr.result:
-		case <-pr.done:
-			select {
-			case results[i] = <-pr.result:
-			default:
-				t.Fatalf("worker %d exited without a result:\n%s", i, pr.out)
-			}
-		case <-time.After(workers[i].Duration + time.Minute):
-			t.Fatalf("worker %d gave no result:\n%s", i, pr.out)
-		}
-		<-pr.done
-		if err := pr.cmd.Wait(); err != nil {
-			t.Errorf("worker %d: %v:\n%s", i, err, pr.out)
-		}
-		stall = max(stall, results[i].MaxStall)
-	}
-	return results, max(stall, stalls.Stop())
+	return results, stall
 }
 
 // Twenty processes share a token through a TokenStore, seeded with an

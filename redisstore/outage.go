@@ -8,12 +8,17 @@ import (
 	"time"
 )
 
-// redisOutage tracks whether Redis is taken to be unavailable, for
-// [Breakers] and [Cache], as a [Pacer] does for itself: after a Redis
-// call fails, no call asks Redis for probeInterval; then the first call
-// that comes asks it (the probe), and if it succeeds Redis is up again.
-// It logs an outage once when it begins (Warn) and once when it ends
-// (Info).
+// probeInterval is how long Redis is taken to be unavailable after a
+// call failed, before one call asks it again: an outage costs the Timeout
+// once per interval, not on every call.
+const probeInterval = time.Second
+
+// redisOutage tracks whether Redis is taken to be unavailable, for a
+// [Pacer], [Breakers] and a [Cache]: after a Redis call fails, no call
+// asks Redis for probeInterval; then the first call that comes asks it
+// (the probe), and if it succeeds Redis is up again. It logs an outage
+// once when it begins (Warn) and once when it ends (Info), and counts the
+// calls answered without Redis and the Redis errors.
 type redisOutage struct {
 	log *slog.Logger
 	// down and back are the messages logged when Redis is lost and when
@@ -21,19 +26,44 @@ type redisOutage struct {
 	down, back string
 
 	// downUntil is 0 while Redis is taken to be up; after a failed call,
-	// the Unix nanoseconds before which no call asks it.
+	// the Unix nanoseconds before which no call asks it, and at which one
+	// call (the probe) does.
 	downUntil atomic.Int64
 	downSince atomic.Int64
 	lastErr   atomic.Pointer[error]
 
-	redisErrors atomic.Int64
+	fallbacks, redisErrors atomic.Int64
 }
 
 func newRedisOutage(log *slog.Logger, down, back string) *redisOutage {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	return &redisOutage{log: log, down: down, back: back}
+}
+
+// do runs call, a Redis call bounded by ctx, unless Redis is taken to be
+// unavailable. It returns nil when call succeeds; ctx's error when call
+// fails as ctx ends; otherwise an error that matches ErrUnavailable, with
+// call's error in its chain (or the last failure's, when Redis was not
+// asked), for the caller to fall back on. Each of these last is a
+// fallback.
+func (o *redisOutage) do(ctx context.Context, call func() error) error {
+	ask, probe := o.ask()
+	if !ask {
+		o.fallbacks.Add(1)
+		return o.unavailable(nil)
+	}
+	err := call()
+	if err == nil {
+		if probe {
+			o.recovered(ctx)
+		}
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	o.failed(ctx, err)
+	o.fallbacks.Add(1)
+	return o.unavailable(err)
 }
 
 // ask says whether this call may ask Redis: always while Redis is up;
