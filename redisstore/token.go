@@ -280,6 +280,18 @@ func (s *TokenStore) underLease(ctx context.Context, owner string, l lease, aske
 	if err != nil {
 		return nil, err
 	}
+	released, err = s.writeFenced(ctx, owner, l.fence, value)
+	if err != nil {
+		return nil, err
+	}
+	return tok, nil
+}
+
+// writeFenced writes value while the lease of owner, fenced by fence, is
+// still the current one, releasing it in the same step, trying again a
+// few times while ctx lasts. released says the write released the lease;
+// a lease another caller took is theirs, and not to be released either.
+func (s *TokenStore) writeFenced(ctx context.Context, owner, fence string, value []byte) (released bool, err error) {
 	for attempt := 1; ; attempt++ {
 		// The first attempt is made even if ctx has just ended: the
 		// refresh token fetch redeemed would otherwise be lost.
@@ -287,18 +299,16 @@ func (s *TokenStore) underLease(ctx context.Context, owner string, l lease, aske
 		if attempt == 1 {
 			wctx = context.WithoutCancel(ctx)
 		}
-		var ok bool
-		ok, err = s.write(wctx, owner, l.fence, value)
+		ok, err := s.write(wctx, owner, fence, value)
 		switch {
 		case err == nil && ok:
-			released = true // by the write
-			return tok, nil
+			return true, nil
 		case err == nil:
 			// Refused: the lease is another caller's now, and release
 			// leaves it alone.
-			return nil, fmt.Errorf("%w: another caller took the lease of token %q while fetch ran; the token fetched was not stored", ErrLeaseLost, s.name)
+			return false, fmt.Errorf("%w: another caller took the lease of token %q while fetch ran; the token fetched was not stored", ErrLeaseLost, s.name)
 		case ctx.Err() != nil || attempt == writeAttempts:
-			return nil, s.redisError(ctx, "write token", err)
+			return false, s.redisError(ctx, "write token", err)
 		}
 		t := time.NewTimer(time.Duration(attempt) * 20 * time.Millisecond)
 		select {
