@@ -193,11 +193,18 @@ func sums(t *testing.T, reader *sdkmetric.ManualReader) map[string]int64 {
 	return got
 }
 
-// Waits for the rate limit are exported by reason.
-func TestObserveStatsWaits(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+// observedGets sends n GETs to a server answering with header (a
+// "Name: value" pair, or "") through a session made with opts, whose stats
+// are exported, and returns the counters collected.
+func observedGets(t *testing.T, n int, header string, opts ...courier.Option) map[string]int64 {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if k, v, ok := strings.Cut(header, ": "); ok {
+			w.Header().Set(k, v)
+		}
+	}))
 	defer srv.Close()
-	s, err := courier.New(courier.WithRateLimit(courier.RateLimit{PerSecond: 4, Burst: 1}))
+	s, err := courier.New(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,41 +217,26 @@ func TestObserveStatsWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	for range 2 {
+	for range n {
 		if _, err := s.Get(t.Context(), srv.URL); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := sums(t, reader); got["courier.client.waits/rate_limit"] != 1 || got["courier.client.waits/server_pause"] != 0 {
+	return sums(t, reader)
+}
+
+// Waits for the rate limit are exported by reason.
+func TestObserveStatsWaits(t *testing.T) {
+	got := observedGets(t, 2, "", courier.WithRateLimit(courier.RateLimit{PerSecond: 4, Burst: 1}))
+	if got["courier.client.waits/rate_limit"] != 1 || got["courier.client.waits/server_pause"] != 0 {
 		t.Errorf("observed %v, want 1 wait for the rate limit, none for a server's pause", got)
 	}
 }
 
 // A session's cache is exported by result.
 func TestObserveStatsCache(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=60")
-	}))
-	defer srv.Close()
-	s, err := courier.New(courier.WithCache(courier.Cache{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer mp.Shutdown(context.Background())
-	stop, err := courierotel.ObserveStats(s, courierotel.WithMeterProvider(mp))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	for range 3 {
-		if _, err := s.Get(t.Context(), srv.URL); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := sums(t, reader); got["courier.client.cache/miss"] != 1 || got["courier.client.cache/hit"] != 2 {
+	got := observedGets(t, 3, "Cache-Control: max-age=60", courier.WithCache(courier.Cache{}))
+	if got["courier.client.cache/miss"] != 1 || got["courier.client.cache/hit"] != 2 {
 		t.Errorf("observed %v, want 1 miss and 2 hits", got)
 	}
 }
