@@ -3,6 +3,7 @@ package courier
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,7 +82,7 @@ const (
 // WithBreaker turns on a circuit breaker per host; see [BreakerPolicy].
 func WithBreaker(p BreakerPolicy) Option {
 	return sessionOption(func(c *config) error {
-		merged, err := p.withDefaults()
+		merged, err := p.WithDefaults()
 		if err != nil {
 			return err
 		}
@@ -90,14 +91,18 @@ func WithBreaker(p BreakerPolicy) Option {
 	})
 }
 
-func (p BreakerPolicy) withDefaults() (BreakerPolicy, error) {
+// WithDefaults returns p as a session reads it: each zero field set to its
+// default, or an *[OptionError] naming the first field that is not valid
+// ("WithBreaker.Window"). A [BreakerStore] called directly, not by a
+// session, reads the policy it is given with it.
+func (p BreakerPolicy) WithDefaults() (BreakerPolicy, error) {
 	bad := func(field string, err error) (BreakerPolicy, error) {
 		return p, &OptionError{"WithBreaker." + field, err}
 	}
 	switch {
 	case p.ConsecutiveFailures < 0:
 		return bad("ConsecutiveFailures", fmt.Errorf("must not be negative, got %d", p.ConsecutiveFailures))
-	case p.FailureRatio < 0 || p.FailureRatio > 1:
+	case math.IsNaN(p.FailureRatio) || p.FailureRatio < 0 || p.FailureRatio > 1:
 		return bad("FailureRatio", fmt.Errorf("must be within [0, 1], got %v", p.FailureRatio))
 	case p.MinAttempts < 0:
 		return bad("MinAttempts", fmt.Errorf("must not be negative, got %d", p.MinAttempts))

@@ -3,6 +3,7 @@ package courier_test
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"sync"
 	"testing"
@@ -161,6 +162,7 @@ func TestBreakerPolicyValidation(t *testing.T) {
 	}{
 		{courier.BreakerPolicy{ConsecutiveFailures: -1}, "WithBreaker.ConsecutiveFailures"},
 		{courier.BreakerPolicy{FailureRatio: 1.5}, "WithBreaker.FailureRatio"},
+		{courier.BreakerPolicy{FailureRatio: math.NaN()}, "WithBreaker.FailureRatio"},
 		{courier.BreakerPolicy{MinAttempts: -1}, "WithBreaker.MinAttempts"},
 		{courier.BreakerPolicy{Window: -time.Second}, "WithBreaker.Window"},
 		{courier.BreakerPolicy{OpenFor: -time.Second}, "WithBreaker.OpenFor"},

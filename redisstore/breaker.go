@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -72,16 +72,6 @@ func NewBreakers(client redis.UniversalClient, opts ...Option) (*Breakers, error
 	}, nil
 }
 
-// The defaults of courier.BreakerPolicy, for a policy that does not come
-// from a session (a session fills them in).
-const (
-	defaultConsecutiveFailures = 5
-	defaultFailureRatio        = 0.5
-	defaultMinAttempts         = 20
-	defaultWindow              = 10 * time.Second
-	defaultOpenFor             = 30 * time.Second
-)
-
 // breakerIdle is how long a breaker's hash outlives its last write
 // beyond OpenFor and Window: an upstream no process sent to for that long
 // starts again closed, with nothing counted.
@@ -110,7 +100,7 @@ func (b *Breakers) policyOf(p courier.BreakerPolicy) (*breakerPolicy, error) {
 	if last := b.policy.Load(); last != nil && last.key == k {
 		return last, nil
 	}
-	pol, err := encodeBreakerPolicy(k)
+	pol, err := encodeBreakerPolicy(k, p)
 	if err != nil {
 		return nil, err
 	}
@@ -118,47 +108,29 @@ func (b *Breakers) policyOf(p courier.BreakerPolicy) (*breakerPolicy, error) {
 	return pol, nil
 }
 
-// encodeBreakerPolicy checks k and fills in its zero fields with their
-// defaults.
-func encodeBreakerPolicy(k breakerPolicyKey) (*breakerPolicy, error) {
-	bad := func(field string, err error) (*breakerPolicy, error) {
-		return nil, &ConfigError{"BreakerPolicy." + field, err}
+// encodeBreakerPolicy checks p and fills in its zero fields with their
+// defaults, as a session does (courier.BreakerPolicy.WithDefaults), for the
+// scripts.
+func encodeBreakerPolicy(k breakerPolicyKey, p courier.BreakerPolicy) (*breakerPolicy, error) {
+	d, err := p.WithDefaults()
+	if err != nil {
+		var oe *courier.OptionError
+		if errors.As(err, &oe) {
+			return nil, &ConfigError{"BreakerPolicy." + strings.TrimPrefix(oe.Option, "WithBreaker."), oe.Err}
+		}
+		return nil, &ConfigError{"BreakerPolicy", err}
 	}
-	switch {
-	case k.consecutive < 0:
-		return bad("ConsecutiveFailures", fmt.Errorf("must not be negative, got %d", k.consecutive))
-	case math.IsNaN(k.ratio) || k.ratio < 0 || k.ratio > 1:
-		return bad("FailureRatio", fmt.Errorf("must be within [0, 1], got %v", k.ratio))
-	case k.minAttempts < 0:
-		return bad("MinAttempts", fmt.Errorf("must not be negative, got %d", k.minAttempts))
-	case k.window < 0:
-		return bad("Window", fmt.Errorf("negative duration %v", k.window))
-	case k.openFor < 0:
-		return bad("OpenFor", fmt.Errorf("negative duration %v", k.openFor))
-	case k.probes < 0:
-		return bad("Probes", fmt.Errorf("must not be negative, got %d", k.probes))
-	}
-	ratio, window, openFor := orDefault(k.ratio, defaultFailureRatio), orDefault(k.window, defaultWindow), orDefault(k.openFor, defaultOpenFor)
 	return &breakerPolicy{
 		key:         k,
-		consecutive: strconv.Itoa(orDefault(k.consecutive, defaultConsecutiveFailures)),
-		ratio:       strconv.FormatFloat(ratio, 'g', -1, 64),
-		minAttempts: strconv.Itoa(orDefault(k.minAttempts, defaultMinAttempts)),
-		window:      strconv.FormatInt(max(window.Microseconds(), 1), 10),
-		openFor:     strconv.FormatInt(openFor.Microseconds(), 10),
-		probes:      strconv.Itoa(orDefault(k.probes, 1)),
-		openForD:    openFor,
-		ttl:         strconv.FormatInt((openFor + window + breakerIdle).Milliseconds(), 10),
+		consecutive: strconv.Itoa(d.ConsecutiveFailures),
+		ratio:       strconv.FormatFloat(d.FailureRatio, 'g', -1, 64),
+		minAttempts: strconv.Itoa(d.MinAttempts),
+		window:      strconv.FormatInt(max(d.Window.Microseconds(), 1), 10),
+		openFor:     strconv.FormatInt(d.OpenFor.Microseconds(), 10),
+		probes:      strconv.Itoa(d.Probes),
+		openForD:    d.OpenFor,
+		ttl:         strconv.FormatInt((d.OpenFor + d.Window + breakerIdle).Milliseconds(), 10),
 	}, nil
-}
-
-// orDefault returns v, or def when v is zero.
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // Allow says whether an attempt to upstream may go, and whether it is a
