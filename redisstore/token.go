@@ -242,7 +242,7 @@ func (s *TokenStore) replaced(raw, first []byte, seen bool, stale *xoauth2.Token
 	if err != nil {
 		return nil, true, err
 	}
-	if sameToken(tok, stale) {
+	if oauth2.SameToken(tok, stale) {
 		return nil, false, nil
 	}
 	return tok, true, nil
@@ -264,7 +264,7 @@ func (s *TokenStore) underLease(ctx context.Context, owner string, l lease, aske
 			return nil, err
 		}
 	}
-	if !force && !sameToken(current, stale) {
+	if !force && !oauth2.SameToken(current, stale) {
 		return current, nil
 	}
 	fctx, cancel := context.WithDeadline(ctx, asked.Add(s.leaseTTL-leaseMargin(s.leaseTTL)))
@@ -389,17 +389,4 @@ func (s *TokenStore) redisError(ctx context.Context, op string, err error) error
 		return ctx.Err()
 	}
 	return fmt.Errorf("%w: token %q: %s: %w", ErrUnavailable, s.name, op, err)
-}
-
-// sameToken reports whether a and b are the same token for a Store: their
-// access tokens are equal, nil counting as none.
-func sameToken(a, b *xoauth2.Token) bool {
-	return accessToken(a) == accessToken(b)
-}
-
-func accessToken(tok *xoauth2.Token) string {
-	if tok == nil {
-		return ""
-	}
-	return tok.AccessToken
 }

@@ -193,9 +193,11 @@ type fetchError struct{ err error }
 func (e *fetchError) Error() string { return e.err.Error() }
 func (e *fetchError) Unwrap() error { return e.err }
 
-// sameToken reports whether a and b are the same token for a Store: their
-// access tokens are equal, nil counting as none.
-func sameToken(a, b *xoauth2.Token) bool {
+// SameToken reports whether a and b are the same token as a [Store] sees
+// them: their access tokens are equal, a nil token counting as one without
+// an access token. A Store's Refresh compares the token it reads under its
+// lease with stale this way.
+func SameToken(a, b *xoauth2.Token) bool {
 	return accessToken(a) == accessToken(b)
 }
 
@@ -257,7 +259,7 @@ func (s *MemoryStore) Refresh(ctx context.Context, stale *xoauth2.Token, fetch F
 	s.mu.Lock()
 	current := copyToken(s.tok)
 	s.mu.Unlock()
-	if !sameToken(current, stale) {
+	if !SameToken(current, stale) {
 		return current, nil
 	}
 	tok, err := fetch(ctx, current)
